@@ -1,0 +1,142 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"daemonauth"
+)
+
+// RenewalSettings are the worker's settings for the TokenRenewal workflows
+// that EnsureTokenRenewal starts. They are copied into the workflow input,
+// so a running workflow keeps the values it started with.
+type RenewalSettings struct {
+	Interval     time.Duration
+	CyclesPerRun int
+}
+
+// Activities holds the dependencies of the daemon-auth activities. Register
+// one instance on the worker; each exported method is an activity named
+// after it.
+type Activities struct {
+	store    *Store
+	temporal client.Client
+	renewal  RenewalSettings
+}
+
+// New returns the activities. The Temporal client is used only by
+// EnsureTokenRenewal.
+func New(store *Store, temporalClient client.Client, renewal RenewalSettings) *Activities {
+	return &Activities{store: store, temporal: temporalClient, renewal: renewal}
+}
+
+// RenewToken extends the token when it is inside the renewal window; see
+// Store.RenewToken. It is safe to run twice and to run concurrently.
+func (a *Activities) RenewToken(ctx context.Context, in daemonauth.RenewTokenInput) (daemonauth.RenewTokenResult, error) {
+	if err := in.Validate(); err != nil {
+		return daemonauth.RenewTokenResult{}, invalidInput(err)
+	}
+
+	info := activity.GetInfo(ctx)
+	by := Extender{
+		WorkflowID: info.WorkflowExecution.ID,
+		RunID:      info.WorkflowExecution.RunID,
+		ActivityID: info.ActivityID,
+	}
+	result, err := a.store.RenewToken(ctx, in.TokenID, by)
+	if err != nil {
+		return daemonauth.RenewTokenResult{}, toApplicationError(err)
+	}
+
+	logger := activity.GetLogger(ctx)
+	switch {
+	case result.Renewed:
+		logger.Info("Token renewed", "token_id", in.TokenID, "expires_at", result.ExpiresAt)
+	case result.NeverExpires:
+		logger.Debug("Token never expires; nothing to renew", "token_id", in.TokenID)
+	default:
+		logger.Debug("Token renewal not due", "token_id", in.TokenID, "expires_at", result.ExpiresAt)
+	}
+	return result, nil
+}
+
+// SyncWorkspaces registers the daemon for its token owner's workspaces; see
+// Store.SyncWorkspaces.
+func (a *Activities) SyncWorkspaces(ctx context.Context, in daemonauth.SyncWorkspacesInput) (daemonauth.SyncWorkspacesResult, error) {
+	if err := in.Validate(); err != nil {
+		return daemonauth.SyncWorkspacesResult{}, invalidInput(err)
+	}
+
+	result, err := a.store.SyncWorkspaces(ctx, in.DaemonID, in.TokenID)
+	if err != nil {
+		return daemonauth.SyncWorkspacesResult{}, toApplicationError(err)
+	}
+
+	logger := activity.GetLogger(ctx)
+	if result.Added > 0 || result.Removed > 0 {
+		logger.Info("Workspaces synced", "daemon_id", in.DaemonID, "added", result.Added, "removed", result.Removed, "workspaces", len(result.Workspaces))
+	} else {
+		logger.Debug("Workspaces unchanged", "daemon_id", in.DaemonID, "workspaces", len(result.Workspaces))
+	}
+	return result, nil
+}
+
+// EnsureTokenRenewal makes sure exactly one TokenRenewal runs for the daemon
+// and follows the given token. Signal-with-start does this atomically: it
+// starts the workflow when none runs under the daemon's workflow ID, and
+// otherwise delivers a switch-token signal, which the running workflow
+// ignores when the token is the one it already follows. Running it twice
+// is therefore harmless.
+func (a *Activities) EnsureTokenRenewal(ctx context.Context, in daemonauth.EnsureTokenRenewalInput) (daemonauth.EnsureTokenRenewalResult, error) {
+	if err := in.Validate(); err != nil {
+		return daemonauth.EnsureTokenRenewalResult{}, invalidInput(err)
+	}
+
+	workflowID := daemonauth.RenewalWorkflowID(in.DaemonID)
+	options := client.StartWorkflowOptions{
+		ID:        workflowID,
+		TaskQueue: activity.GetInfo(ctx).TaskQueue,
+		// A renewal that was stopped or failed may be started again by the
+		// daemon's next start-up.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:         fmt.Sprintf("Keep the token of daemon %s alive", in.DaemonID),
+	}
+	signal := daemonauth.SwitchTokenInput{TokenID: in.TokenID, Profile: in.Profile}
+	input := daemonauth.TokenRenewalInput{
+		DaemonID:     in.DaemonID,
+		TokenID:      in.TokenID,
+		Profile:      in.Profile,
+		LoginCommand: in.LoginCommand,
+		Interval:     a.renewal.Interval.String(),
+		CyclesPerRun: a.renewal.CyclesPerRun,
+	}
+	run, err := a.temporal.SignalWithStartWorkflow(ctx, workflowID, daemonauth.SignalSwitchToken, signal, options, daemonauth.WorkflowTokenRenewal, input)
+	if err != nil {
+		return daemonauth.EnsureTokenRenewalResult{}, fmt.Errorf("signal-with-start %s: %w", workflowID, err)
+	}
+
+	activity.GetLogger(ctx).Debug("Token renewal running", "daemon_id", in.DaemonID, "workflow_id", run.GetID(), "run_id", run.GetRunID())
+	return daemonauth.EnsureTokenRenewalResult{WorkflowID: run.GetID(), RunID: run.GetRunID()}, nil
+}
+
+// toApplicationError turns a TokenRejectedError into the non-retryable
+// TokenRejected application error and leaves every other error retryable.
+func toApplicationError(err error) error {
+	var rejected *TokenRejectedError
+	if errors.As(err, &rejected) {
+		details := daemonauth.TokenRejectedDetails{TokenID: rejected.TokenID, Reason: rejected.Reason}
+		return temporal.NewNonRetryableApplicationError(rejected.Error(), daemonauth.ErrTypeTokenRejected, nil, details)
+	}
+	return err
+}
+
+func invalidInput(err error) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), daemonauth.ErrTypeInvalidInput, nil)
+}
