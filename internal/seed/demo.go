@@ -11,11 +11,11 @@ import (
 // DemoDaemon is one daemon of the demo, with the renewal outcome its
 // token should produce.
 type DemoDaemon struct {
-	DaemonID string
-	Token    Token
-	Profile  string
+	DaemonID string `json:"daemon_id"`
+	Token    Token  `json:"token"`
+	Profile  string `json:"profile,omitempty"`
 	// Expected is the daemonauth.Outcome… value the start-up should report.
-	Expected string
+	Expected string `json:"expected"`
 }
 
 // Demo creates a demo user in two workspaces and three daemons: one whose

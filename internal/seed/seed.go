@@ -25,9 +25,9 @@ const (
 // Token is a newly issued token. Raw is the secret: it is shown once to
 // whoever issued it and never stored or logged.
 type Token struct {
-	ID     string
-	Raw    string
-	Prefix string
+	ID     string `json:"token_id"`
+	Raw    string `json:"token"`
+	Prefix string `json:"token_prefix"`
 }
 
 // NewRawToken returns a new random raw token.

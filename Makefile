@@ -1,0 +1,45 @@
+# Build, demo and test targets. `make demo` and `make test` install what
+# they need first: the pinned temporal CLI into bin/ and, when missing,
+# PostgreSQL from Debian's packages.
+
+GO ?= go
+BIN := $(CURDIR)/bin
+# Newer CLI releases carry replace directives and cannot be built with
+# `go install`; v1.5.1 is the newest that can.
+TEMPORAL_CLI_VERSION := v1.5.1
+TEMPORAL_CLI_STAMP := $(BIN)/.temporal-$(TEMPORAL_CLI_VERSION)
+# Generous: the race detector on a 2-core machine is slow, and a hung test
+# should still fail the run rather than stall CI.
+TEST_TIMEOUT ?= 30m
+
+export DAEMONAUTH_TEMPORAL_CLI := $(BIN)/temporal
+
+.PHONY: all tools postgres build demo test vet clean
+
+all: build
+
+tools: $(TEMPORAL_CLI_STAMP) postgres
+
+$(TEMPORAL_CLI_STAMP):
+	@echo "Building the temporal CLI $(TEMPORAL_CLI_VERSION) into bin/ (a few minutes the first time)..."
+	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+	@touch $@
+
+postgres:
+	@scripts/ensure-postgres.sh
+
+build:
+	$(GO) build -o $(BIN)/ ./worker ./starter ./demo
+
+demo: tools build
+	$(BIN)/demo
+
+vet:
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed on: $$unformatted"; exit 1; fi
+
+test: tools vet
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+clean:
+	rm -rf $(BIN) .demo
