@@ -124,7 +124,7 @@ func TestCLIInvalidInputFailsFast(t *testing.T) {
 		{name: "missing token", input: `{"daemon_id":"laptop-7"}`, want: "token_id is missing"},
 		{name: "token not UUID", input: `{"daemon_id":"laptop-7","token_id":"mul_abc"}`, want: "token_id \"mul_abc\" is not a UUID"},
 		{name: "unknown field", input: `{"daemon_id":"laptop-7","token_id":"0b7e5c1a-3f0e-4c52-9d7a-2a1f4e8b6c3d","tokn":"x"}`, want: `unknown field "tokn"`},
-		{name: "wrong type", input: `{"daemon_id":7,"token_id":"0b7e5c1a-3f0e-4c52-9d7a-2a1f4e8b6c3d"}`, want: "daemon_id must be a JSON string, not a number"},
+		{name: "wrong type", input: `{"daemon_id":7,"token_id":"0b7e5c1a-3f0e-4c52-9d7a-2a1f4e8b6c3d"}`, want: "daemon_id must be a JSON string, got a JSON number"},
 		{name: "huge string", input: `{"daemon_id":"` + strings.Repeat("a", 100000) + `","token_id":"0b7e5c1a-3f0e-4c52-9d7a-2a1f4e8b6c3d"}`, want: "(100000 bytes)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

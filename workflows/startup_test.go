@@ -212,7 +212,7 @@ func TestDaemonStartupInvalidInputFailsFast(t *testing.T) {
 		{name: "daemon with space", input: daemonauth.DaemonStartupInput{DaemonID: "my laptop", TokenID: testTokenID}, field: "daemon_id"},
 		{name: "profile with quote", input: daemonauth.DaemonStartupInput{DaemonID: testDaemonID, TokenID: testTokenID, Profile: "w'ork"}, field: "profile"},
 		{name: "unknown field", input: json.RawMessage(`{"daemon_id":"laptop-7","token_id":"` + testTokenID + `","token":"mul_x"}`), field: `unknown field "token"`},
-		{name: "wrong type", input: json.RawMessage(`{"daemon_id":"laptop-7","token_id":42}`), field: "token_id must be a JSON string, not a number"},
+		{name: "wrong type", input: json.RawMessage(`{"daemon_id":"laptop-7","token_id":42}`), field: "token_id must be a JSON string, got a JSON number"},
 		{name: "empty object", input: json.RawMessage(`{}`), field: "daemon_id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

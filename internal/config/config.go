@@ -180,8 +180,9 @@ func (c Config) Validate() error {
 		invalid("database.url", "cannot be parsed: %v", RedactError(err))
 	}
 
-	policy := activities.Policy{Extension: c.Renewal.Extension, Threshold: c.Renewal.Threshold}
-	if err := policy.Validate(); err != nil {
+	if c.Renewal.Threshold <= 0 {
+		invalid("renewal.threshold", "%s must be positive", c.Renewal.Threshold)
+	} else if err := c.Policy().Validate(); err != nil {
 		invalid("renewal.extension", "%v", err)
 	}
 	if c.Renewal.Interval <= 0 {
