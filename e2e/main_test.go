@@ -24,8 +24,12 @@ import (
 	"daemonauth/internal/workerapp"
 )
 
-// server is the Temporal dev server shared by every test in the package.
-var server *testsuite.DevServer
+// server is the Temporal dev server shared by every test in the package,
+// with its Web UI on uiPort.
+var (
+	server *testsuite.DevServer
+	uiPort int
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -36,7 +40,11 @@ func run(m *testing.M) int {
 	defer cancel()
 
 	var err error
-	server, err = devenv.StartTemporal(ctx, devenv.TemporalOptions{})
+	if uiPort, err = devenv.FreePort(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	server, err = devenv.StartTemporal(ctx, devenv.TemporalOptions{UIPort: uiPort})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "start Temporal for the tests: %v\n", err)
 		return 1
