@@ -111,10 +111,6 @@ var startCommand = command{
 		profile := fs.String("profile", "", "CLI profile the daemon logged in with, shown in the login hint")
 		asJSON := fs.Bool("json", false, "print JSON instead of text")
 		return func(ctx context.Context, env *environment) error {
-			c, err := env.temporalClient(ctx)
-			if err != nil {
-				return err
-			}
 			input := daemonauth.DaemonStartupInput{
 				DaemonID:     *daemonID,
 				TokenID:      *tokenID,
@@ -123,6 +119,10 @@ var startCommand = command{
 			}
 			if err := input.Validate(); err != nil {
 				return usageError{err}
+			}
+			c, err := env.temporalClient(ctx)
+			if err != nil {
+				return err
 			}
 			result, startErr := daemonclient.StartDaemon(ctx, c, env.cfg.Temporal.TaskQueue, input)
 			if result.DaemonID != "" {
