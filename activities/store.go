@@ -65,8 +65,10 @@ func (e *TokenRejectedError) Error() string {
 		return fmt.Sprintf("token %s is unknown: it does not exist or its user was deleted", e.TokenID)
 	case daemonauth.RejectRevoked:
 		return fmt.Sprintf("token %s is revoked", e.TokenID)
-	default:
+	case daemonauth.RejectExpired:
 		return fmt.Sprintf("token %s is expired", e.TokenID)
+	default:
+		return fmt.Sprintf("token %s is rejected: %s", e.TokenID, e.Reason)
 	}
 }
 
