@@ -111,6 +111,9 @@ type EnsureTokenRenewalInput struct {
 	TokenID      string `json:"token_id"`
 	Profile      string `json:"profile,omitempty"`
 	LoginCommand string `json:"login_command,omitempty"`
+	// RenewSoon asks the renewal to run after RenewSoonDelay instead of a
+	// full interval, because the start-up could not renew the token.
+	RenewSoon bool `json:"renew_soon,omitempty"`
 }
 
 // EnsureTokenRenewalResult is the result of the EnsureTokenRenewal activity.
@@ -132,6 +135,9 @@ type TokenRenewalInput struct {
 	// continues as new to keep its history short. Zero means
 	// DefaultCyclesPerRun.
 	CyclesPerRun int `json:"cycles_per_run,omitempty"`
+	// RenewSoon makes the first renewal run after RenewSoonDelay instead of
+	// a full interval.
+	RenewSoon bool `json:"renew_soon,omitempty"`
 	// State is carried across continue-as-new; callers leave it empty.
 	State RenewalState `json:"state,omitempty"`
 
@@ -144,6 +150,10 @@ const (
 	// always contains at least two attempts.
 	DefaultRenewalInterval = 72 * time.Hour
 	DefaultCyclesPerRun    = 100
+	// RenewSoonDelay is how long a renewal asked to run soon waits: long
+	// enough for a brief database outage to pass, short against the 7-day
+	// renewal window. A shorter Interval takes precedence.
+	RenewSoonDelay = 5 * time.Minute
 )
 
 // RenewalState is what a TokenRenewal knows about its token, carried across
@@ -171,6 +181,8 @@ type RenewalStatus struct {
 type SwitchTokenInput struct {
 	TokenID string `json:"token_id"`
 	Profile string `json:"profile,omitempty"`
+	// RenewSoon moves the next renewal to at most RenewSoonDelay from now.
+	RenewSoon bool `json:"renew_soon,omitempty"`
 }
 
 // StopInput is the payload of the stop signal.

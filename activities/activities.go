@@ -108,7 +108,7 @@ func (a *Activities) EnsureTokenRenewal(ctx context.Context, in daemonauth.Ensur
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:         fmt.Sprintf("Keep the token of daemon %s alive", in.DaemonID),
 	}
-	signal := daemonauth.SwitchTokenInput{TokenID: in.TokenID, Profile: in.Profile}
+	signal := daemonauth.SwitchTokenInput{TokenID: in.TokenID, Profile: in.Profile, RenewSoon: in.RenewSoon}
 	input := daemonauth.TokenRenewalInput{
 		DaemonID:     in.DaemonID,
 		TokenID:      in.TokenID,
@@ -116,6 +116,7 @@ func (a *Activities) EnsureTokenRenewal(ctx context.Context, in daemonauth.Ensur
 		LoginCommand: in.LoginCommand,
 		Interval:     a.renewal.Interval.String(),
 		CyclesPerRun: a.renewal.CyclesPerRun,
+		RenewSoon:    in.RenewSoon,
 	}
 	run, err := a.temporal.SignalWithStartWorkflow(ctx, workflowID, daemonauth.SignalSwitchToken, signal, options, daemonauth.WorkflowTokenRenewal, input)
 	if err != nil {

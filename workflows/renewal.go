@@ -78,8 +78,11 @@ func (r *renewal) run(ctx workflow.Context) (daemonauth.TokenRenewalResult, erro
 	}
 
 	// The first cycle waits: whoever started this workflow (a start-up) has
-	// just renewed the token.
+	// just renewed the token, unless it asked for a renewal soon.
 	r.nextRenewalAt = workflow.Now(ctx).Add(interval)
+	if r.input.RenewSoon {
+		r.renewSoon(ctx)
+	}
 	for cyclesThisRun := 0; ; {
 		renewNow, err := r.waitForRenewal(ctx, switchTokens, stops)
 		if err != nil {
@@ -151,6 +154,9 @@ func (r *renewal) receiveSwitchToken(ctx workflow.Context, c workflow.ReceiveCha
 		return false
 	}
 	if signal.TokenID == r.input.TokenID && signal.Profile == r.input.Profile {
+		if signal.RenewSoon {
+			r.renewSoon(ctx)
+		}
 		return false
 	}
 
@@ -159,6 +165,17 @@ func (r *renewal) receiveSwitchToken(ctx workflow.Context, c workflow.ReceiveCha
 	r.input.Profile = signal.Profile
 	r.state.NeedsRelogin = false
 	return true
+}
+
+// renewSoon moves the next renewal to RenewSoonDelay from now, or the
+// interval if that is shorter, unless it is already due sooner.
+func (r *renewal) renewSoon(ctx workflow.Context) {
+	delay := min(daemonauth.RenewSoonDelay, r.input.RenewalInterval())
+	soon := workflow.Now(ctx).Add(delay)
+	if soon.Before(r.nextRenewalAt) {
+		r.nextRenewalAt = soon
+		workflow.GetLogger(ctx).Info("Renewal moved forward", "daemon_id", r.input.DaemonID, "next_renewal_at", soon)
+	}
 }
 
 func (r *renewal) receiveStop(ctx workflow.Context, c workflow.ReceiveChannel) {
@@ -221,6 +238,7 @@ func (r *renewal) continueAsNew(ctx workflow.Context, switchTokens, stops workfl
 	}
 
 	next := r.input
+	next.RenewSoon = false
 	next.State = r.state
 	next.State.ContinueAsNewCount++
 	return daemonauth.TokenRenewalResult{}, workflow.NewContinueAsNewError(ctx, daemonauth.WorkflowTokenRenewal, next)

@@ -230,3 +230,49 @@ func TestTokenRenewalInvalidInputFailsFast(t *testing.T) {
 	assert.True(t, appErr.NonRetryable(), "invalid input must not be retried")
 	assert.Contains(t, appErr.Error(), "interval", "the error names the field")
 }
+
+func TestTokenRenewalRenewSoon(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		input bool
+		after time.Duration // when the switch-token signal with RenewSoon arrives
+	}{
+		{name: "input", input: true},
+		{name: "signal", after: 10 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, _ := newEnv(t)
+			var a *activities.Activities
+			env.RegisterActivity(a)
+
+			var renewedAt time.Time
+			env.OnActivity(a.RenewToken, mock.Anything, daemonauth.RenewTokenInput{TokenID: testTokenID}).
+				Return(func(ctx context.Context, _ daemonauth.RenewTokenInput) (daemonauth.RenewTokenResult, error) {
+					renewedAt = env.Now()
+					return daemonauth.RenewTokenResult{Renewed: true, ExpiresAt: &expiry}, nil
+				}).Once()
+
+			start := env.Now()
+			if tc.after > 0 {
+				env.RegisterDelayedCallback(func() {
+					env.SignalWorkflow(daemonauth.SignalSwitchToken,
+						daemonauth.SwitchTokenInput{TokenID: testTokenID, Profile: "work", RenewSoon: true})
+				}, tc.after)
+			}
+			env.RegisterDelayedCallback(func() {
+				env.SignalWorkflow(daemonauth.SignalStop, daemonauth.StopInput{})
+			}, time.Hour)
+
+			input := renewalInput()
+			input.Interval = "72h"
+			input.RenewSoon = tc.input
+			env.ExecuteWorkflow(workflows.TokenRenewal, input)
+
+			require.True(t, env.IsWorkflowCompleted(), "workflow did not complete")
+			require.NoError(t, env.GetWorkflowError())
+			require.False(t, renewedAt.IsZero(), "the renewal ran within the hour instead of after 72h")
+			assert.Equal(t, tc.after+daemonauth.RenewSoonDelay, renewedAt.Sub(start).Round(time.Second),
+				"the renewal runs RenewSoonDelay after the request")
+		})
+	}
+}

@@ -94,6 +94,9 @@ func DaemonStartup(ctx workflow.Context, in daemonauth.DaemonStartupInput) (daem
 		TokenID:      in.TokenID,
 		Profile:      in.Profile,
 		LoginCommand: in.LoginCommand,
+		// Without this, a token whose renewal failed here would wait a
+		// full interval, and might expire first.
+		RenewSoon: result.Renewal.Outcome == daemonauth.OutcomeFailed,
 	}).Get(ctx, &ensured)
 	result.RenewalWorkflowID = ensured.WorkflowID
 

@@ -56,8 +56,9 @@ func startupInput(profile string) daemonauth.DaemonStartupInput {
 }
 
 // expectEnsureRenewal mocks EnsureTokenRenewal and records the call.
-func expectEnsureRenewal(env *testsuite.TestWorkflowEnvironment, a *activities.Activities, calls *callLog, profile string) {
-	env.OnActivity(a.EnsureTokenRenewal, mock.Anything, daemonauth.EnsureTokenRenewalInput{DaemonID: testDaemonID, TokenID: testTokenID, Profile: profile}).
+func expectEnsureRenewal(env *testsuite.TestWorkflowEnvironment, a *activities.Activities, calls *callLog, profile string, renewSoon bool) {
+	input := daemonauth.EnsureTokenRenewalInput{DaemonID: testDaemonID, TokenID: testTokenID, Profile: profile, RenewSoon: renewSoon}
+	env.OnActivity(a.EnsureTokenRenewal, mock.Anything, input).
 		Return(func(context.Context, daemonauth.EnsureTokenRenewalInput) (daemonauth.EnsureTokenRenewalResult, error) {
 			calls.add(daemonauth.ActivityEnsureTokenRenewal)
 			return daemonauth.EnsureTokenRenewalResult{WorkflowID: daemonauth.RenewalWorkflowID(testDaemonID)}, nil
@@ -147,7 +148,7 @@ func TestDaemonStartupNotDueStillSyncs(t *testing.T) {
 			return daemonauth.RenewTokenResult{Renewed: false, ExpiresAt: &expiry}, nil
 		}).Once()
 	expectSync(env, a, calls)
-	expectEnsureRenewal(env, a, calls, "")
+	expectEnsureRenewal(env, a, calls, "", false)
 
 	env.ExecuteWorkflow(workflows.DaemonStartup, startupInput(""))
 
@@ -180,7 +181,7 @@ func TestDaemonStartupTransientRenewalFailureStillSyncs(t *testing.T) {
 			return daemonauth.RenewTokenResult{}, errors.New("dial tcp 127.0.0.1:5432: connection refused")
 		}).Times(3)
 	expectSync(env, a, calls)
-	expectEnsureRenewal(env, a, calls, "work")
+	expectEnsureRenewal(env, a, calls, "work", true)
 
 	env.ExecuteWorkflow(workflows.DaemonStartup, startupInput("work"))
 
@@ -251,7 +252,7 @@ func TestDaemonStartupSyncFailureStillStartsRenewal(t *testing.T) {
 			calls.add(daemonauth.ActivitySyncWorkspaces)
 			return daemonauth.SyncWorkspacesResult{}, errors.New("database is shutting down")
 		}).Times(5)
-	expectEnsureRenewal(env, a, calls, "")
+	expectEnsureRenewal(env, a, calls, "", false)
 
 	env.ExecuteWorkflow(workflows.DaemonStartup, startupInput(""))
 
