@@ -8,21 +8,28 @@ BIN := $(CURDIR)/bin
 # `go install`; v1.5.1 is the newest that can.
 TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL_CLI_STAMP := $(BIN)/.temporal-$(TEMPORAL_CLI_VERSION)
+# Static check that workflow code calls nothing non-deterministic.
+WORKFLOWCHECK_VERSION := v0.6.0
+WORKFLOWCHECK_STAMP := $(BIN)/.workflowcheck-$(WORKFLOWCHECK_VERSION)
 # Generous: the race detector on a 2-core machine is slow, and a hung test
 # should still fail the run rather than stall CI.
 TEST_TIMEOUT ?= 30m
 
 export DAEMONAUTH_TEMPORAL_CLI := $(BIN)/temporal
 
-.PHONY: all tools postgres build demo test vet clean
+.PHONY: all tools postgres build demo test vet workflowcheck record-histories clean
 
 all: build
 
-tools: $(TEMPORAL_CLI_STAMP) postgres
+tools: $(TEMPORAL_CLI_STAMP) $(WORKFLOWCHECK_STAMP) postgres
 
 $(TEMPORAL_CLI_STAMP):
 	@echo "Building the temporal CLI $(TEMPORAL_CLI_VERSION) into bin/ (a few minutes the first time)..."
 	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+	@touch $@
+
+$(WORKFLOWCHECK_STAMP):
+	GOBIN=$(BIN) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
 	@touch $@
 
 postgres:
@@ -38,8 +45,16 @@ vet:
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed on: $$unformatted"; exit 1; fi
 
-test: tools vet
+workflowcheck: $(WORKFLOWCHECK_STAMP)
+	$(BIN)/workflowcheck ./...
+
+test: tools vet workflowcheck
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Re-records every history the replay tests replay, from scratch, on a
+# throwaway dev server and PostgreSQL. Commit the result; see CONTRIBUTING.md.
+record-histories: tools
+	$(GO) run ./recorder --out workflows/testdata/histories
 
 clean:
 	rm -rf $(BIN) .demo
