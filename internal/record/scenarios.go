@@ -180,11 +180,11 @@ func recordNewToken(ctx context.Context, r *Recorder) error {
 	if err := r.stopRenewal(ctx, "relogin"); err != nil {
 		return err
 	}
-	renewalRun, err := r.findRun(ctx, daemonauth.RenewalWorkflowID("relogin"), func(e *historypb.HistoryEvent) bool {
+	renewalRun, err := r.findRun(ctx, daemonauth.RenewalWorkflowID("relogin"), withEvent(func(e *historypb.HistoryEvent) bool {
 		signal := e.GetWorkflowExecutionSignaledEventAttributes()
 		return signal != nil && signal.GetSignalName() == daemonauth.SignalSwitchToken &&
 			strings.Contains(signal.GetInput().String(), newToken.ID)
-	})
+	}))
 	if err != nil {
 		return err
 	}
@@ -245,9 +245,9 @@ func recordRenewalCycles(ctx context.Context, r *Recorder) error {
 		return err
 	}
 
-	retryRun, err := r.findRun(ctx, workflowID, func(e *historypb.HistoryEvent) bool {
+	retryRun, err := r.findRun(ctx, workflowID, withEvent(func(e *historypb.HistoryEvent) bool {
 		return e.GetActivityTaskStartedEventAttributes().GetAttempt() >= 2
-	})
+	}))
 	if err != nil {
 		return err
 	}
@@ -262,7 +262,9 @@ func recordRenewalCycles(ctx context.Context, r *Recorder) error {
 }
 
 // recordRenewalRejected revokes a token after its start-up, so the
-// TokenRenewal finds it rejected on the following cycles.
+// TokenRenewal finds it rejected on every following cycle. It exports the
+// first run, whose three cycles all see the rejected token before it
+// continues as new.
 func recordRenewalRejected(ctx context.Context, r *Recorder) error {
 	token, err := r.issueToken(ctx, seed.TokenSpec{ExpiresIn: seed.Days(60)})
 	if err != nil {
@@ -274,8 +276,8 @@ func recordRenewalRejected(ctx context.Context, r *Recorder) error {
 	if _, err := r.pool.Exec(ctx, `UPDATE personal_access_token SET revoked = true WHERE id = $1`, token.ID); err != nil {
 		return err
 	}
-	if err := r.waitForStatus(ctx, "revoked-later", "a rejected renewal", func(s daemonauth.RenewalStatus) bool {
-		return s.NeedsRelogin
+	if err := r.waitForStatus(ctx, "revoked-later", "rejected renewals until a continue-as-new", func(s daemonauth.RenewalStatus) bool {
+		return s.NeedsRelogin && s.ContinueAsNewCount >= 1
 	}); err != nil {
 		return err
 	}
@@ -283,9 +285,13 @@ func recordRenewalRejected(ctx context.Context, r *Recorder) error {
 		return err
 	}
 	workflowID := daemonauth.RenewalWorkflowID("revoked-later")
-	rejectedRun, err := r.findRun(ctx, workflowID, func(e *historypb.HistoryEvent) bool {
-		failure := e.GetActivityTaskFailedEventAttributes().GetFailure()
-		return failure.GetApplicationFailureInfo().GetType() == daemonauth.ErrTypeTokenRejected
+	rejectedRun, err := r.findRun(ctx, workflowID, func(events []*historypb.HistoryEvent) bool {
+		return hasEvent(events, func(e *historypb.HistoryEvent) bool {
+			failure := e.GetActivityTaskFailedEventAttributes().GetFailure()
+			return failure.GetApplicationFailureInfo().GetType() == daemonauth.ErrTypeTokenRejected
+		}) && hasEvent(events, func(e *historypb.HistoryEvent) bool {
+			return e.GetWorkflowExecutionContinuedAsNewEventAttributes() != nil
+		})
 	})
 	if err != nil {
 		return err
@@ -317,9 +323,8 @@ func (r *Recorder) latestRunID(ctx context.Context, workflowID string) (string, 
 	return description.GetWorkflowExecutionInfo().GetExecution().GetRunId(), nil
 }
 
-// findRun returns the newest run of workflowID whose history has an event
-// that matches.
-func (r *Recorder) findRun(ctx context.Context, workflowID string, match func(*historypb.HistoryEvent) bool) (string, error) {
+// findRun returns the newest run of workflowID whose history matches.
+func (r *Recorder) findRun(ctx context.Context, workflowID string, match func([]*historypb.HistoryEvent) bool) (string, error) {
 	runs, err := r.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Query: fmt.Sprintf("WorkflowId = '%s'", workflowID),
 	})
@@ -328,18 +333,35 @@ func (r *Recorder) findRun(ctx context.Context, workflowID string, match func(*h
 	}
 	for _, run := range runs.GetExecutions() {
 		runID := run.GetExecution().GetRunId()
+		var events []*historypb.HistoryEvent
 		iter := r.client.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for iter.HasNext() {
 			event, err := iter.Next()
 			if err != nil {
 				return "", err
 			}
-			if match(event) {
-				return runID, nil
-			}
+			events = append(events, event)
+		}
+		if match(events) {
+			return runID, nil
 		}
 	}
-	return "", fmt.Errorf("no run of %s has the expected event", workflowID)
+	return "", fmt.Errorf("no run of %s has the expected events", workflowID)
+}
+
+// withEvent returns a findRun predicate that matches a history with at
+// least one event that matches.
+func withEvent(match func(*historypb.HistoryEvent) bool) func([]*historypb.HistoryEvent) bool {
+	return func(events []*historypb.HistoryEvent) bool { return hasEvent(events, match) }
+}
+
+func hasEvent(events []*historypb.HistoryEvent, match func(*historypb.HistoryEvent) bool) bool {
+	for _, event := range events {
+		if match(event) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Recorder) waitForStatus(ctx context.Context, daemonID, what string, done func(daemonauth.RenewalStatus) bool) error {
