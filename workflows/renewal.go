@@ -188,17 +188,24 @@ func (r *renewal) receiveStop(ctx workflow.Context, c workflow.ReceiveChannel) {
 	workflow.GetLogger(ctx).Info("Token renewal stopped", "daemon_id", r.input.DaemonID, "reason", r.stopReason)
 }
 
+// changeSkipRejectedRenewal is the GetVersion change ID of version 1 of
+// TokenRenewal, which stops calling RenewToken once the token has been
+// rejected. Revocation, expiry and deletion are final, so every further
+// call would fail the same way; only a switch-token signal brings the
+// daemon back. Runs started before the change (DefaultVersion) keep
+// calling it, which their histories record.
+const changeSkipRejectedRenewal = "skip-renewal-of-rejected-token"
+
 // renewOnce runs one renewal cycle and records its outcome.
 func (r *renewal) renewOnce(ctx workflow.Context) {
 	logger := log.With(workflow.GetLogger(ctx), "daemon_id", r.input.DaemonID, "token_id", r.input.TokenID)
-	var a *activities.Activities
 
-	options := withSummary(renewalActivityOptions,
-		fmt.Sprintf("renew token %s… for daemon %s", daemonauth.ShortID(r.input.TokenID), r.input.DaemonID))
-	var renewed daemonauth.RenewTokenResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, options), a.RenewToken,
-		daemonauth.RenewTokenInput{TokenID: r.input.TokenID}).Get(ctx, &renewed)
-	outcome := renewalOutcome(renewed, err, logger)
+	var outcome daemonauth.RenewalOutcome
+	if r.state.NeedsRelogin && workflow.GetVersion(ctx, changeSkipRejectedRenewal, workflow.DefaultVersion, 1) == 1 {
+		outcome = daemonauth.RenewalOutcome{Outcome: daemonauth.OutcomeRejected, Error: r.state.LastError}
+	} else {
+		outcome = r.runRenewToken(ctx, logger)
+	}
 
 	now := workflow.Now(ctx)
 	r.state.Cycles++
@@ -213,6 +220,16 @@ func (r *renewal) renewOnce(ctx workflow.Context) {
 		logger.Warn("Token rejected; log in again to get a new token", "reason", outcome.Error,
 			"command", daemonauth.LoginHint(r.input.LoginCommand, r.input.Profile))
 	}
+}
+
+func (r *renewal) runRenewToken(ctx workflow.Context, logger log.Logger) daemonauth.RenewalOutcome {
+	var a *activities.Activities
+	options := withSummary(renewalActivityOptions,
+		fmt.Sprintf("renew token %s… for daemon %s", daemonauth.ShortID(r.input.TokenID), r.input.DaemonID))
+	var renewed daemonauth.RenewTokenResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, options), a.RenewToken,
+		daemonauth.RenewTokenInput{TokenID: r.input.TokenID}).Get(ctx, &renewed)
+	return renewalOutcome(renewed, err, logger)
 }
 
 // continueAsNew applies the signals already delivered to this run, so none

@@ -77,8 +77,9 @@ func TestTokenRenewalRejectedTokenWarnsEachCycle(t *testing.T) {
 	var a *activities.Activities
 	env.RegisterActivity(a)
 
+	// Rejection is final, so the workflow asks the database only once.
 	env.OnActivity(a.RenewToken, mock.Anything, daemonauth.RenewTokenInput{TokenID: testTokenID}).
-		Return(daemonauth.RenewTokenResult{}, rejectedError(daemonauth.RejectExpired)).Times(3)
+		Return(daemonauth.RenewTokenResult{}, rejectedError(daemonauth.RejectExpired)).Once()
 	env.OnActivity(a.RenewToken, mock.Anything, daemonauth.RenewTokenInput{TokenID: newTokenID}).
 		Return(daemonauth.RenewTokenResult{Renewed: true, ExpiresAt: &expiry}, nil).Once()
 
@@ -275,4 +276,25 @@ func TestTokenRenewalRenewSoon(t *testing.T) {
 				"the renewal runs RenewSoonDelay after the request")
 		})
 	}
+}
+
+// Runs started before the skip-renewal-of-rejected-token change keep
+// calling RenewToken every cycle, as their histories record.
+func TestTokenRenewalRejectedTokenBeforeVersion1(t *testing.T) {
+	env, logger := newEnv(t)
+	var a *activities.Activities
+	env.RegisterActivity(a)
+	env.OnGetVersion("skip-renewal-of-rejected-token", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+
+	env.OnActivity(a.RenewToken, mock.Anything, daemonauth.RenewTokenInput{TokenID: testTokenID}).
+		Return(daemonauth.RenewTokenResult{}, rejectedError(daemonauth.RejectRevoked)).Times(3)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(daemonauth.SignalStop, daemonauth.StopInput{})
+	}, 3*time.Hour+30*time.Minute)
+
+	env.ExecuteWorkflow(workflows.TokenRenewal, renewalInput())
+
+	require.True(t, env.IsWorkflowCompleted(), "workflow did not complete")
+	require.NoError(t, env.GetWorkflowError())
+	assert.Len(t, logger.at("WARN"), 3, "one warning per rejected cycle")
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -123,4 +126,36 @@ func TestReplayRejectsSyncBeforeRenew(t *testing.T) {
 		checked++
 	}
 	assert.GreaterOrEqual(t, checked, 6, "every start-up history that schedules activities was checked")
+}
+
+// countEvents returns how many events of a recorded history have the type.
+func countEvents(t *testing.T, file string, eventType enumspb.EventType) int {
+	t.Helper()
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	history, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	require.NoError(t, err, "parse %s", file)
+	var n int
+	for _, event := range history.GetEvents() {
+		if event.GetEventType() == eventType {
+			n++
+		}
+	}
+	return n
+}
+
+// The skip-renewal-of-rejected-token change is guarded by GetVersion, so a
+// run recorded before it (three rejected cycles, three RenewToken calls)
+// and one recorded after it (one call, then a version marker) both replay
+// in TestReplayRecordedHistories. This test pins down that the two files
+// really are the two versions.
+func TestRejectedRenewalHistoriesCoverBothVersions(t *testing.T) {
+	before := filepath.Join(historiesDir, "before-skip-renewal-of-rejected-token", "token-renewal-rejected.json")
+	after := filepath.Join(historiesDir, "token-renewal-rejected.json")
+
+	assert.Equal(t, 3, countEvents(t, before, enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED), "before the change every rejected cycle calls RenewToken")
+	assert.Equal(t, 0, countEvents(t, before, enumspb.EVENT_TYPE_MARKER_RECORDED), "before the change there is no version marker")
+	assert.Equal(t, 1, countEvents(t, after, enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED), "after the change only the first rejected cycle calls RenewToken")
+	assert.Equal(t, 1, countEvents(t, after, enumspb.EVENT_TYPE_MARKER_RECORDED), "after the change the version marker is recorded")
 }
