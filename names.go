@@ -1,6 +1,11 @@
 package daemonauth
 
-import "regexp"
+import (
+	"regexp"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+)
 
 // DefaultTaskQueue is the task queue the worker polls unless configured otherwise.
 const DefaultTaskQueue = "daemon-auth"
@@ -27,7 +32,33 @@ const (
 	SignalStop = "stop"
 	// QueryStatus returns a RenewalStatus.
 	QueryStatus = "status"
+	// UpdateRenewNow renews the token at once and returns a RenewNowResult.
+	// Calls within RenewNowCacheFor of the last renewal get its outcome
+	// without a database call.
+	UpdateRenewNow = "renew-now"
 )
+
+// RenewNowCacheFor is how long a renewal outcome answers renew-now calls
+// without another database call.
+const RenewNowCacheFor = time.Minute
+
+// Search attributes of TokenRenewal. They must be registered on the
+// namespace before the worker starts (see the README). None holds a token
+// or its hash.
+var (
+	// SearchAttrDaemonID is the daemon a TokenRenewal keeps alive.
+	SearchAttrDaemonID = temporal.NewSearchAttributeKeyKeyword("DaemonId")
+	// SearchAttrTokenExpiresAt is the token's expiry; unset when the token
+	// never expires or the expiry is not known yet.
+	SearchAttrTokenExpiresAt = temporal.NewSearchAttributeKeyTime("TokenExpiresAt")
+	// SearchAttrNeedsRelogin is true while the daemon's token is rejected.
+	SearchAttrNeedsRelogin = temporal.NewSearchAttributeKeyBool("NeedsRelogin")
+)
+
+// SearchAttributes lists the search attributes above, for registration.
+func SearchAttributes() []temporal.SearchAttributeKey {
+	return []temporal.SearchAttributeKey{SearchAttrDaemonID, SearchAttrTokenExpiresAt, SearchAttrNeedsRelogin}
+}
 
 // Application error types. Workflows and callers tell failures apart by these
 // strings, so they never change once released.

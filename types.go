@@ -40,6 +40,9 @@ const (
 	OutcomeNotDue       = "not_due"
 	OutcomeNeverExpires = "never_expires"
 	OutcomeRejected     = "rejected"
+	// OutcomeIdle means the token was not renewed because it has not been
+	// used for longer than the idle limit.
+	OutcomeIdle = "idle"
 	// OutcomeFailed means the renewal could not run, for example because the
 	// database was unreachable through every retry. The token is unchanged.
 	OutcomeFailed = "failed"
@@ -52,6 +55,8 @@ type RenewalOutcome struct {
 	NeverExpires bool       `json:"never_expires,omitempty"`
 	// Error is the failure message for the rejected and failed outcomes.
 	Error string `json:"error,omitempty"`
+	// LastUsedAt is when the token was last used, if the renewal read it.
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // Workspace is one workspace a daemon is registered for.
@@ -65,6 +70,10 @@ type Workspace struct {
 // RenewTokenInput is the input of the RenewToken activity.
 type RenewTokenInput struct {
 	TokenID string `json:"token_id"`
+	// MaxIdle, a Go duration, makes the renewal skip a token that has not
+	// been used for this long and report it as idle. Empty skips the check:
+	// a daemon that is starting up is about to use its token.
+	MaxIdle string `json:"max_idle,omitempty"`
 }
 
 // RenewTokenResult is the result of the RenewToken activity.
@@ -76,6 +85,11 @@ type RenewTokenResult struct {
 	// nil when the token never expires.
 	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	NeverExpires bool       `json:"never_expires"`
+	// Idle is true when the input set MaxIdle and the token has not been
+	// used for that long; such a token is not renewed.
+	Idle bool `json:"idle,omitempty"`
+	// LastUsedAt is personal_access_token.last_used_at, nil if never used.
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // Reasons a token is rejected, carried as the details of a TokenRejected error.
@@ -107,10 +121,14 @@ type SyncWorkspacesResult struct {
 
 // EnsureTokenRenewalInput is the input of the EnsureTokenRenewal activity.
 type EnsureTokenRenewalInput struct {
-	DaemonID     string `json:"daemon_id"`
-	TokenID      string `json:"token_id"`
-	Profile      string `json:"profile,omitempty"`
-	LoginCommand string `json:"login_command,omitempty"`
+	DaemonID string `json:"daemon_id"`
+	TokenID  string `json:"token_id"`
+	// ExpiresAt is the expiry the start-up's renewal reported, so the
+	// renewal workflow can sleep until the token is due.
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
+	NeverExpires bool       `json:"never_expires,omitempty"`
+	Profile      string     `json:"profile,omitempty"`
+	LoginCommand string     `json:"login_command,omitempty"`
 	// RenewSoon asks the renewal to run after RenewSoonDelay instead of a
 	// full interval, because the start-up could not renew the token.
 	RenewSoon bool `json:"renew_soon,omitempty"`
@@ -128,9 +146,30 @@ type TokenRenewalInput struct {
 	TokenID      string `json:"token_id"`
 	Profile      string `json:"profile,omitempty"`
 	LoginCommand string `json:"login_command,omitempty"`
-	// Interval is the time between renewals as a Go duration ("72h").
-	// Empty means DefaultRenewalInterval.
+	// Interval is the maximum time between two checks of the token, as a
+	// Go duration ("168h"). The workflow sleeps until the token is due for
+	// renewal, but never longer than this. Empty means
+	// DefaultRenewalInterval.
 	Interval string `json:"interval,omitempty"`
+	// MinInterval is the minimum time between two checks, and the wait
+	// after a cycle whose renewal failed. Empty means DefaultMinInterval,
+	// or Interval if that is shorter.
+	MinInterval string `json:"min_interval,omitempty"`
+	// Threshold is the renewal window: the token is due this long before
+	// it expires. It must match the worker's renewal.threshold. Empty means
+	// DefaultThreshold.
+	Threshold string `json:"threshold,omitempty"`
+	// Jitter is the maximum random delay added to the due time, so tokens
+	// issued together are not all renewed at the same moment. Empty means
+	// DefaultJitter; "0s" disables it.
+	Jitter string `json:"jitter,omitempty"`
+	// MaxRejected ends the workflow once the token has stayed rejected this
+	// long without a switch-token signal. Empty disables the rule.
+	MaxRejected string `json:"max_rejected,omitempty"`
+	// MaxIdle ends the workflow once the token has not been used for this
+	// long (personal_access_token.last_used_at, or created_at if it was
+	// never used). Empty disables the rule.
+	MaxIdle string `json:"max_idle,omitempty"`
 	// CyclesPerRun is the number of renewal cycles after which the workflow
 	// continues as new to keep its history short. Zero means
 	// DefaultCyclesPerRun.
@@ -146,10 +185,17 @@ type TokenRenewalInput struct {
 
 // Defaults of TokenRenewalInput.
 const (
-	// DefaultRenewalInterval is short enough that a 7-day renewal window
-	// always contains at least two attempts.
-	DefaultRenewalInterval = 72 * time.Hour
-	DefaultCyclesPerRun    = 100
+	// DefaultRenewalInterval is the longest sleep: a revoked or idle token
+	// is noticed within a week even when its renewal is months away.
+	DefaultRenewalInterval = 7 * 24 * time.Hour
+	// DefaultMinInterval is the shortest sleep, and the wait after a cycle
+	// whose renewal failed through all its retries.
+	DefaultMinInterval = time.Hour
+	// DefaultThreshold is the renewal window of a 90-day token.
+	DefaultThreshold = 7 * 24 * time.Hour
+	// DefaultJitter spreads renewals over the first 6 hours of the window.
+	DefaultJitter       = 6 * time.Hour
+	DefaultCyclesPerRun = 100
 	// RenewSoonDelay is how long a renewal asked to run soon waits: long
 	// enough for a brief database outage to pass, short against the 7-day
 	// renewal window. A shorter Interval takes precedence.
@@ -165,7 +211,14 @@ type RenewalState struct {
 	LastOutcomeAt      *time.Time `json:"last_outcome_at,omitempty"`
 	LastError          string     `json:"last_error,omitempty"`
 	ExpiresAt          *time.Time `json:"expires_at,omitempty"`
+	NeverExpires       bool       `json:"never_expires,omitempty"`
 	NeedsRelogin       bool       `json:"needs_relogin"`
+	// RejectedSince is when the token was first found rejected, while it
+	// still is.
+	RejectedSince *time.Time `json:"rejected_since,omitempty"`
+	// LastUsedAt is when the daemon last used the token, as of the last
+	// renewal.
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // RenewalStatus is the result of the status query.
@@ -183,6 +236,20 @@ type SwitchTokenInput struct {
 	Profile string `json:"profile,omitempty"`
 	// RenewSoon moves the next renewal to at most RenewSoonDelay from now.
 	RenewSoon bool `json:"renew_soon,omitempty"`
+	// ExpiresAt is the token's expiry as the sender last saw it, if known.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// RenewNowInput is the argument of the renew-now update.
+type RenewNowInput struct{}
+
+// RenewNowResult is the result of the renew-now update.
+type RenewNowResult struct {
+	Renewal RenewalOutcome `json:"renewal"`
+	// FromCache is true when a renewal had run moments before and its
+	// outcome is returned without asking the database again.
+	FromCache     bool       `json:"from_cache"`
+	NextRenewalAt *time.Time `json:"next_renewal_at,omitempty"`
 }
 
 // StopInput is the payload of the stop signal.

@@ -85,36 +85,82 @@ func (in TokenRenewalInput) Validate() error {
 	if in.decodeErr != nil {
 		return in.decodeErr
 	}
-	var intervalErr error
-	if in.Interval != "" {
-		if d, err := time.ParseDuration(in.Interval); err != nil {
-			intervalErr = fmt.Errorf("interval %s is not a duration such as \"72h\"", quote(in.Interval))
-		} else if d <= 0 {
-			intervalErr = fmt.Errorf("interval %s must be positive", quote(in.Interval))
-		}
-	}
-	var cyclesErr error
-	if in.CyclesPerRun < 0 {
-		cyclesErr = fmt.Errorf("cycles_per_run %d must not be negative", in.CyclesPerRun)
-	}
-	return errors.Join(
+	errs := []error{
 		validateDaemonID(in.DaemonID),
 		validateTokenID(in.TokenID),
 		validateProfile(in.Profile),
 		validateLoginCommand(in.LoginCommand),
-		intervalErr,
-		cyclesErr,
-	)
+	}
+	if in.CyclesPerRun < 0 {
+		errs = append(errs, fmt.Errorf("cycles_per_run %d must not be negative", in.CyclesPerRun))
+	}
+
+	schedule, err := in.parseSchedule()
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	if schedule.MinInterval > schedule.MaxInterval {
+		errs = append(errs, fmt.Errorf("min_interval %s must not be longer than interval %s", schedule.MinInterval, schedule.MaxInterval))
+	}
+	if schedule.Jitter >= schedule.Threshold {
+		errs = append(errs, fmt.Errorf("jitter %s must be shorter than threshold %s, or a renewal could start after the window", schedule.Jitter, schedule.Threshold))
+	}
+	return errors.Join(errs...)
 }
 
-// RenewalInterval returns the interval between renewals, with the default
-// applied. It assumes Validate passed.
-func (in TokenRenewalInput) RenewalInterval() time.Duration {
-	d, err := time.ParseDuration(in.Interval)
-	if err != nil || d <= 0 {
-		return DefaultRenewalInterval
+// RenewalSchedule holds the durations of a TokenRenewalInput with the
+// defaults applied.
+type RenewalSchedule struct {
+	MaxInterval time.Duration
+	MinInterval time.Duration
+	Threshold   time.Duration
+	Jitter      time.Duration
+	// MaxRejected and MaxIdle are zero when the rule is off.
+	MaxRejected time.Duration
+	MaxIdle     time.Duration
+}
+
+// Schedule returns the input's durations with the defaults applied. It
+// assumes Validate passed.
+func (in TokenRenewalInput) Schedule() RenewalSchedule {
+	schedule, _ := in.parseSchedule()
+	return schedule
+}
+
+func (in TokenRenewalInput) parseSchedule() (RenewalSchedule, error) {
+	var errs []error
+	field := func(name, value string, fallback time.Duration, allowZero bool) time.Duration {
+		d, err := parseDuration(name, value, fallback, allowZero)
+		errs = append(errs, err)
+		return d
 	}
-	return d
+	maxInterval := field("interval", in.Interval, DefaultRenewalInterval, false)
+	schedule := RenewalSchedule{
+		MaxInterval: maxInterval,
+		// An input with only a short interval, as inputs had before
+		// min_interval existed, stays valid.
+		MinInterval: field("min_interval", in.MinInterval, min(DefaultMinInterval, maxInterval), false),
+		Threshold:   field("threshold", in.Threshold, DefaultThreshold, false),
+		Jitter:      field("jitter", in.Jitter, DefaultJitter, true),
+		MaxRejected: field("max_rejected", in.MaxRejected, 0, true),
+		MaxIdle:     field("max_idle", in.MaxIdle, 0, true),
+	}
+	return schedule, errors.Join(errs...)
+}
+
+// parseDuration parses an optional duration field: empty means fallback.
+func parseDuration(name, value string, fallback time.Duration, allowZero bool) (time.Duration, error) {
+	if value == "" {
+		return fallback, nil
+	}
+	d, err := time.ParseDuration(value)
+	switch {
+	case err != nil:
+		return fallback, fmt.Errorf("%s %s is not a duration such as \"72h\"", name, quote(value))
+	case d < 0 || (d == 0 && !allowZero):
+		return fallback, fmt.Errorf("%s %s must be positive", name, quote(value))
+	}
+	return d, nil
 }
 
 // Validate reports a malformed signal payload.
@@ -123,7 +169,15 @@ func (in SwitchTokenInput) Validate() error {
 }
 
 // Validate reports a malformed activity input.
-func (in RenewTokenInput) Validate() error { return validateTokenID(in.TokenID) }
+func (in RenewTokenInput) Validate() error {
+	_, err := in.IdleLimit()
+	return errors.Join(validateTokenID(in.TokenID), err)
+}
+
+// IdleLimit returns MaxIdle as a duration; zero means no idle check.
+func (in RenewTokenInput) IdleLimit() (time.Duration, error) {
+	return parseDuration("max_idle", in.MaxIdle, 0, true)
+}
 
 // Validate reports a malformed activity input.
 func (in SyncWorkspacesInput) Validate() error {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,19 +58,44 @@ func TestValidateShortensHugeValues(t *testing.T) {
 	assert.Contains(t, err.Error(), "(1048576 bytes)", "the error says how long the value was")
 }
 
-func TestTokenRenewalInputInterval(t *testing.T) {
+func TestTokenRenewalInputSchedule(t *testing.T) {
 	input := daemonauth.TokenRenewalInput{DaemonID: "a", TokenID: validTokenID}
-	assert.Equal(t, daemonauth.DefaultRenewalInterval, input.RenewalInterval(), "empty interval means the default")
-
-	input.Interval = "90m"
 	require.NoError(t, input.Validate())
-	assert.Equal(t, "1h30m0s", input.RenewalInterval().String())
+	assert.Equal(t, daemonauth.RenewalSchedule{
+		MaxInterval: daemonauth.DefaultRenewalInterval,
+		MinInterval: daemonauth.DefaultMinInterval,
+		Threshold:   daemonauth.DefaultThreshold,
+		Jitter:      daemonauth.DefaultJitter,
+	}, input.Schedule(), "empty fields take the defaults and leave the end rules off")
 
-	input.Interval = "0s"
-	require.Error(t, input.Validate(), "a zero interval would renew in a busy loop")
-	input.Interval = "1h"
-	input.CyclesPerRun = -1
-	require.ErrorContains(t, input.Validate(), "cycles_per_run")
+	input.Interval, input.MinInterval, input.Jitter, input.MaxIdle = "90m", "1m", "0s", "720h"
+	require.NoError(t, input.Validate())
+	schedule := input.Schedule()
+	assert.Equal(t, 90*time.Minute, schedule.MaxInterval)
+	assert.Equal(t, time.Minute, schedule.MinInterval)
+	assert.Equal(t, time.Duration(0), schedule.Jitter, "0s turns the jitter off")
+	assert.Equal(t, 720*time.Hour, schedule.MaxIdle)
+}
+
+func TestTokenRenewalInputScheduleInvalid(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		apply func(*daemonauth.TokenRenewalInput)
+		want  string
+	}{
+		{"zero interval", func(in *daemonauth.TokenRenewalInput) { in.Interval = "0s" }, `interval "0s" must be positive`},
+		{"interval not a duration", func(in *daemonauth.TokenRenewalInput) { in.Interval = "weekly" }, `interval "weekly" is not a duration`},
+		{"min above max", func(in *daemonauth.TokenRenewalInput) { in.MinInterval = "2h"; in.Interval = "1h" }, "min_interval 2h0m0s must not be longer than interval 1h0m0s"},
+		{"jitter beyond window", func(in *daemonauth.TokenRenewalInput) { in.Jitter = "200h" }, "jitter 200h0m0s must be shorter than threshold 168h0m0s"},
+		{"negative idle", func(in *daemonauth.TokenRenewalInput) { in.MaxIdle = "-1h" }, `max_idle "-1h" must be positive`},
+		{"negative cycles", func(in *daemonauth.TokenRenewalInput) { in.CyclesPerRun = -1 }, "cycles_per_run -1 must not be negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			input := daemonauth.TokenRenewalInput{DaemonID: "a", TokenID: validTokenID}
+			tc.apply(&input)
+			require.ErrorContains(t, input.Validate(), tc.want)
+		})
+	}
 }
 
 func TestLoginHint(t *testing.T) {

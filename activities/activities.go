@@ -18,8 +18,24 @@ import (
 // that EnsureTokenRenewal starts. They are copied into the workflow input,
 // so a running workflow keeps the values it started with.
 type RenewalSettings struct {
-	Interval     time.Duration
+	// Interval is the maximum time between two checks of a token.
+	Interval    time.Duration
+	MinInterval time.Duration
+	// Threshold must be the renewal window of the Store's Policy.
+	Threshold    time.Duration
+	Jitter       time.Duration
+	MaxRejected  time.Duration
+	MaxIdle      time.Duration
 	CyclesPerRun int
+}
+
+// durationField formats an optional duration for a workflow input; zero
+// leaves the field empty, which turns the rule off or takes the default.
+func durationField(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
 }
 
 // Activities holds the dependencies of the daemon-auth activities. Register
@@ -50,13 +66,16 @@ func (a *Activities) RenewToken(ctx context.Context, in daemonauth.RenewTokenInp
 		RunID:      info.WorkflowExecution.RunID,
 		ActivityID: info.ActivityID,
 	}
-	result, err := a.store.RenewToken(ctx, in.TokenID, by)
+	maxIdle, _ := in.IdleLimit()
+	result, err := a.store.RenewTokenUnlessIdle(ctx, in.TokenID, by, maxIdle)
 	if err != nil {
 		return daemonauth.RenewTokenResult{}, toApplicationError(err)
 	}
 
 	logger := activity.GetLogger(ctx)
 	switch {
+	case result.Idle:
+		logger.Info("Token idle; not renewed", "token_id", in.TokenID, "last_used_at", result.LastUsedAt, "max_idle", in.MaxIdle)
 	case result.Renewed:
 		logger.Info("Token renewed", "token_id", in.TokenID, "expires_at", result.ExpiresAt)
 	case result.NeverExpires:
@@ -107,16 +126,28 @@ func (a *Activities) EnsureTokenRenewal(ctx context.Context, in daemonauth.Ensur
 		// daemon's next start-up.
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:         fmt.Sprintf("Keep the token of daemon %s alive", in.DaemonID),
+		// Set at start so a new renewal is listed by daemon at once; the
+		// workflow keeps them up to date from then on.
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			daemonauth.SearchAttrDaemonID.ValueSet(in.DaemonID),
+			daemonauth.SearchAttrNeedsRelogin.ValueSet(false),
+		),
 	}
-	signal := daemonauth.SwitchTokenInput{TokenID: in.TokenID, Profile: in.Profile, RenewSoon: in.RenewSoon}
+	signal := daemonauth.SwitchTokenInput{TokenID: in.TokenID, Profile: in.Profile, RenewSoon: in.RenewSoon, ExpiresAt: in.ExpiresAt}
 	input := daemonauth.TokenRenewalInput{
 		DaemonID:     in.DaemonID,
 		TokenID:      in.TokenID,
 		Profile:      in.Profile,
 		LoginCommand: in.LoginCommand,
-		Interval:     a.renewal.Interval.String(),
+		Interval:     durationField(a.renewal.Interval),
+		MinInterval:  durationField(a.renewal.MinInterval),
+		Threshold:    durationField(a.renewal.Threshold),
+		Jitter:       a.renewal.Jitter.String(),
+		MaxRejected:  durationField(a.renewal.MaxRejected),
+		MaxIdle:      durationField(a.renewal.MaxIdle),
 		CyclesPerRun: a.renewal.CyclesPerRun,
 		RenewSoon:    in.RenewSoon,
+		State:        daemonauth.RenewalState{ExpiresAt: in.ExpiresAt, NeverExpires: in.NeverExpires},
 	}
 	run, err := a.temporal.SignalWithStartWorkflow(ctx, workflowID, daemonauth.SignalSwitchToken, signal, options, daemonauth.WorkflowTokenRenewal, input)
 	if err != nil {

@@ -93,7 +93,8 @@ func NewStore(pool *pgxpool.Pool, policy Policy) (*Store, error) {
 // the winner moved expires_at out of the window, so every later writer
 // matches no row. The audit row is written by the same statement, so an
 // extension and its audit row commit together or not at all. Every time
-// comes from the database clock.
+// comes from the database clock. With an idle limit ($7), a token that has
+// not been used for that long is not renewed either.
 const renewTokenSQL = `
 WITH candidate AS (
     SELECT id, expires_at AS old_expires_at
@@ -102,19 +103,20 @@ WITH candidate AS (
       AND NOT revoked
       AND expires_at > now()
       AND expires_at <= now() + make_interval(secs => $2)
+      AND ($7::float8 IS NULL OR COALESCE(last_used_at, created_at) > now() - make_interval(secs => $7))
     FOR UPDATE
 ), renewed AS (
     UPDATE personal_access_token AS t
     SET expires_at = now() + make_interval(secs => $3)
     FROM candidate AS c
     WHERE t.id = c.id
-    RETURNING t.id, c.old_expires_at, t.expires_at
+    RETURNING t.id, c.old_expires_at, t.expires_at, t.last_used_at
 ), audit AS (
     INSERT INTO token_extension (token_id, old_expires_at, new_expires_at, workflow_id, run_id, activity_id)
     SELECT id, old_expires_at, expires_at, $4, $5, $6
     FROM renewed
 )
-SELECT expires_at FROM renewed`
+SELECT expires_at, last_used_at FROM renewed`
 
 // classifyTokenSQL reads a token that the compare-and-swap did not extend.
 // own_extension is the expiry this same activity wrote in an earlier
@@ -123,6 +125,8 @@ const classifyTokenSQL = `
 SELECT t.revoked,
        t.expires_at,
        t.expires_at IS NOT NULL AND t.expires_at <= now() AS expired,
+       t.last_used_at,
+       $5::float8 IS NOT NULL AND COALESCE(t.last_used_at, t.created_at) <= now() - make_interval(secs => $5) AS idle,
        (SELECT e.new_expires_at
         FROM token_extension AS e
         WHERE e.token_id = t.id
@@ -137,32 +141,50 @@ WHERE t.id = $1`
 // is a normal outcome: Renewed is false and ExpiresAt is the winner's value.
 // It returns a *TokenRejectedError for an unknown, revoked or expired token.
 func (s *Store) RenewToken(ctx context.Context, tokenID string, by Extender) (daemonauth.RenewTokenResult, error) {
-	var expiresAt time.Time
+	return s.RenewTokenUnlessIdle(ctx, tokenID, by, 0)
+}
+
+// RenewTokenUnlessIdle is RenewToken that also leaves alone a token that
+// has not been used for maxIdle, reporting it as Idle. A zero maxIdle
+// turns the check off.
+func (s *Store) RenewTokenUnlessIdle(ctx context.Context, tokenID string, by Extender, maxIdle time.Duration) (daemonauth.RenewTokenResult, error) {
+	var idleSeconds *float64
+	if maxIdle > 0 {
+		seconds := maxIdle.Seconds()
+		idleSeconds = &seconds
+	}
+
+	var (
+		expiresAt  time.Time
+		lastUsedAt *time.Time
+	)
 	err := s.pool.QueryRow(ctx, renewTokenSQL,
 		tokenID, s.policy.Threshold.Seconds(), s.policy.Extension.Seconds(),
-		by.WorkflowID, by.RunID, by.ActivityID,
-	).Scan(&expiresAt)
+		by.WorkflowID, by.RunID, by.ActivityID, idleSeconds,
+	).Scan(&expiresAt, &lastUsedAt)
 	if err == nil {
-		return daemonauth.RenewTokenResult{Renewed: true, ExpiresAt: &expiresAt}, nil
+		return daemonauth.RenewTokenResult{Renewed: true, ExpiresAt: &expiresAt, LastUsedAt: lastUsedAt}, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return daemonauth.RenewTokenResult{}, fmt.Errorf("renew token %s: %w", tokenID, err)
 	}
 
-	return s.classifyUnrenewed(ctx, tokenID, by)
+	return s.classifyUnrenewed(ctx, tokenID, by, idleSeconds)
 }
 
 // classifyUnrenewed is the one place where "the compare-and-swap matched no
 // row" becomes a domain outcome.
-func (s *Store) classifyUnrenewed(ctx context.Context, tokenID string, by Extender) (daemonauth.RenewTokenResult, error) {
+func (s *Store) classifyUnrenewed(ctx context.Context, tokenID string, by Extender, idleSeconds *float64) (daemonauth.RenewTokenResult, error) {
 	var (
 		revoked      bool
 		expiresAt    *time.Time
 		expired      bool
+		lastUsedAt   *time.Time
+		idle         bool
 		ownExtension *time.Time
 	)
-	err := s.pool.QueryRow(ctx, classifyTokenSQL, tokenID, by.WorkflowID, by.RunID, by.ActivityID).
-		Scan(&revoked, &expiresAt, &expired, &ownExtension)
+	err := s.pool.QueryRow(ctx, classifyTokenSQL, tokenID, by.WorkflowID, by.RunID, by.ActivityID, idleSeconds).
+		Scan(&revoked, &expiresAt, &expired, &lastUsedAt, &idle, &ownExtension)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return daemonauth.RenewTokenResult{}, &TokenRejectedError{TokenID: tokenID, Reason: daemonauth.RejectUnknown}
 	}
@@ -177,12 +199,15 @@ func (s *Store) classifyUnrenewed(ctx context.Context, tokenID string, by Extend
 		// An earlier attempt of this activity committed the extension but
 		// its result was lost (a worker crash, a timeout). Report what
 		// really happened rather than a lost race.
-		return daemonauth.RenewTokenResult{Renewed: true, ExpiresAt: expiresAt}, nil
-	case expiresAt == nil:
-		return daemonauth.RenewTokenResult{NeverExpires: true}, nil
+		return daemonauth.RenewTokenResult{Renewed: true, ExpiresAt: expiresAt, LastUsedAt: lastUsedAt}, nil
 	case expired:
 		return daemonauth.RenewTokenResult{}, &TokenRejectedError{TokenID: tokenID, Reason: daemonauth.RejectExpired}
 	default:
-		return daemonauth.RenewTokenResult{ExpiresAt: expiresAt}, nil
+		return daemonauth.RenewTokenResult{
+			ExpiresAt:    expiresAt,
+			NeverExpires: expiresAt == nil,
+			Idle:         idle,
+			LastUsedAt:   lastUsedAt,
+		}, nil
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -11,6 +12,7 @@ import (
 	"daemonauth"
 	"daemonauth/internal/daemonclient"
 	"daemonauth/internal/seed"
+	"daemonauth/internal/workerapp"
 	"daemonauth/migrations"
 )
 
@@ -28,6 +30,32 @@ var migrateCommand = command{
 				return err
 			}
 			fmt.Fprintln(env.stdout, "Database schema is up to date.")
+			return nil
+		}
+	},
+}
+
+var registerSearchAttributesCommand = command{
+	name: "register-search-attributes",
+	summary: "Add the DaemonId (Keyword), TokenExpiresAt (Datetime) and NeedsRelogin (Bool)\n" +
+		"search attributes to the namespace. Safe to run again. The worker refuses to\n" +
+		"start without them, because every TokenRenewal writes them.",
+	example: "starter register-search-attributes --temporal-address temporal.internal:7233 --namespace auth",
+	flags: func(fs *pflag.FlagSet) func(context.Context, *environment) error {
+		return func(ctx context.Context, env *environment) error {
+			c, err := env.temporalClient(ctx)
+			if err != nil {
+				return err
+			}
+			added, err := workerapp.RegisterSearchAttributes(ctx, c, env.cfg.Temporal.Namespace)
+			if err != nil {
+				return err
+			}
+			if len(added) == 0 {
+				fmt.Fprintf(env.stdout, "Namespace %s already has every search attribute.\n", env.cfg.Temporal.Namespace)
+				return nil
+			}
+			fmt.Fprintf(env.stdout, "Added to namespace %s: %s.\n", env.cfg.Temporal.Namespace, strings.Join(added, ", "))
 			return nil
 		}
 	},

@@ -22,6 +22,8 @@ const usage = `Usage: starter COMMAND [flags]
 
 Commands:
   migrate       apply pending database migrations
+  register-search-attributes
+                add the search attributes TokenRenewal writes to the namespace
   issue-token   issue a personal access token and print it once
   seed-demo     create the demo user, workspaces and three daemons' tokens
   start         run DaemonStartup for a daemon and print its result
@@ -46,7 +48,7 @@ type command struct {
 	flags func(fs *pflag.FlagSet) func(ctx context.Context, env *environment) error
 }
 
-var commands = []command{migrateCommand, issueTokenCommand, seedDemoCommand, startCommand, statusCommand, stopCommand}
+var commands = []command{migrateCommand, registerSearchAttributesCommand, issueTokenCommand, seedDemoCommand, startCommand, statusCommand, stopCommand}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))

@@ -13,9 +13,9 @@ import (
 )
 
 // renewalActivityOptions give each renewal cycle an hour of retries with
-// exponential backoff. An hour is far shorter than the 72-hour interval, so
-// a cycle never overlaps the next one, and far shorter than the 7-day
-// renewal window, so a failed cycle leaves room for the next ones.
+// exponential backoff, about ten attempts. An hour is the default minimum
+// interval, so a failed cycle never overlaps the next one, and a 7-day
+// renewal window holds over eighty such cycles.
 var renewalActivityOptions = workflow.ActivityOptions{
 	StartToCloseTimeout:    30 * time.Second,
 	ScheduleToCloseTimeout: time.Hour,
@@ -27,59 +27,74 @@ var renewalActivityOptions = workflow.ActivityOptions{
 }
 
 // Stop reasons reported in TokenRenewalResult.StopReason.
-const stopReasonSignal = "stop signal"
+const (
+	stopReasonSignal   = "stop signal"
+	stopReasonIdle     = "token idle"
+	stopReasonRejected = "token rejected"
+)
 
-// TokenRenewal keeps one daemon's token alive: it sleeps for the interval,
-// renews, and repeats. A rejected token logs the login warning every cycle
-// and the workflow keeps running, waiting for a switch-token signal. It
-// continues as new after CyclesPerRun cycles, or sooner when the server
-// suggests it, so its history stays bounded. The stop signal ends it.
+// TokenRenewal keeps one daemon's token alive. It sleeps until the token
+// is due for renewal (the start of the renewal window, plus jitter, within
+// the minimum and maximum interval), renews it, and repeats.
+//
+// A rejected token logs the login warning once per cycle and the workflow
+// waits for a switch-token signal. It ends, with the reason in its result,
+// on the stop signal, when the token has stayed rejected for MaxRejected,
+// or when the token has not been used for MaxIdle: renewing a token for a
+// machine that no longer runs would keep a credential alive for nobody.
+// It continues as new after CyclesPerRun cycles, or sooner when the server
+// suggests it, so its history stays bounded.
 func TokenRenewal(ctx workflow.Context, in daemonauth.TokenRenewalInput) (daemonauth.TokenRenewalResult, error) {
 	if err := in.Validate(); err != nil {
 		return daemonauth.TokenRenewalResult{}, invalidInput(daemonauth.WorkflowTokenRenewal, err)
 	}
 
-	r := &renewal{input: in, state: in.State}
-	if err := workflow.SetQueryHandler(ctx, daemonauth.QueryStatus, r.status); err != nil {
-		return daemonauth.TokenRenewalResult{}, fmt.Errorf("register status query: %w", err)
+	r := &renewal{
+		input:    in,
+		schedule: in.Schedule(),
+		state:    in.State,
+		wake:     workflow.NewBufferedChannel(ctx, 1),
+	}
+	if err := r.registerHandlers(ctx); err != nil {
+		return daemonauth.TokenRenewalResult{}, err
 	}
 	return r.run(ctx)
 }
 
 // renewal is the state of one TokenRenewal run.
 type renewal struct {
-	input         daemonauth.TokenRenewalInput
-	state         daemonauth.RenewalState
+	input    daemonauth.TokenRenewalInput
+	schedule daemonauth.RenewalSchedule
+	state    daemonauth.RenewalState
+
 	nextRenewalAt time.Time
 	stopReason    string
-}
+	// renewing is true while a RenewToken activity is in flight, so the
+	// renew-now update never runs a second one beside it.
+	renewing bool
+	// wake tells the main loop that renew-now changed nextRenewalAt.
+	wake workflow.Channel
 
-func (r *renewal) status() (daemonauth.RenewalStatus, error) {
-	status := daemonauth.RenewalStatus{
-		DaemonID:     r.input.DaemonID,
-		TokenID:      r.input.TokenID,
-		Profile:      r.input.Profile,
-		RenewalState: r.state,
-	}
-	if !r.nextRenewalAt.IsZero() {
-		next := r.nextRenewalAt
-		status.NextRenewalAt = &next
-	}
-	return status, nil
+	// searchAttributes is true for runs that keep the search attributes up
+	// to date; lastUpsert holds the values last written.
+	searchAttributes bool
+	lastUpsert       *searchAttributeValues
 }
 
 func (r *renewal) run(ctx workflow.Context) (daemonauth.TokenRenewalResult, error) {
 	switchTokens := workflow.GetSignalChannel(ctx, daemonauth.SignalSwitchToken)
 	stops := workflow.GetSignalChannel(ctx, daemonauth.SignalStop)
-	interval := r.input.RenewalInterval()
 	cyclesPerRun := r.input.CyclesPerRun
 	if cyclesPerRun == 0 {
 		cyclesPerRun = daemonauth.DefaultCyclesPerRun
 	}
 
+	r.searchAttributes = workflow.GetVersion(ctx, changeSearchAttributes, workflow.DefaultVersion, 1) == 1
+	r.upsertSearchAttributes(ctx)
+
 	// The first cycle waits: whoever started this workflow (a start-up) has
 	// just renewed the token, unless it asked for a renewal soon.
-	r.nextRenewalAt = workflow.Now(ctx).Add(interval)
+	r.scheduleNext(ctx)
 	if r.input.RenewSoon {
 		r.renewSoon(ctx)
 	}
@@ -95,8 +110,10 @@ func (r *renewal) run(ctx workflow.Context) (daemonauth.TokenRenewalResult, erro
 			continue
 		}
 
-		r.renewOnce(ctx)
-		r.nextRenewalAt = workflow.Now(ctx).Add(interval)
+		r.renewCycle(ctx)
+		if r.stopReason != "" {
+			return r.result(), nil
+		}
 		cyclesThisRun++
 
 		if cyclesThisRun >= cyclesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
@@ -105,17 +122,15 @@ func (r *renewal) run(ctx workflow.Context) (daemonauth.TokenRenewalResult, erro
 	}
 }
 
-// waitForRenewal blocks until the next renewal is due, a signal arrives,
-// or the workflow is cancelled. It returns true when a renewal should run
-// now: the timer fired, or the daemon switched to another token.
+// waitForRenewal blocks until the next renewal is due, a signal or a
+// renew-now update arrives, or the workflow is cancelled. It returns true
+// when a renewal should run now: the timer fired, or the daemon switched
+// to another token.
 func (r *renewal) waitForRenewal(ctx workflow.Context, switchTokens, stops workflow.ReceiveChannel) (bool, error) {
 	timerCtx, cancelTimer := workflow.WithCancel(ctx)
 	defer cancelTimer()
 
-	wait := r.nextRenewalAt.Sub(workflow.Now(ctx))
-	if wait < 0 {
-		wait = 0
-	}
+	wait := max(r.nextRenewalAt.Sub(workflow.Now(ctx)), 0)
 	timer := workflow.NewTimerWithOptions(timerCtx, wait, workflow.TimerOptions{Summary: "wait for the next renewal"})
 
 	renewNow := false
@@ -131,6 +146,9 @@ func (r *renewal) waitForRenewal(ctx workflow.Context, switchTokens, stops workf
 	selector.AddReceive(stops, func(c workflow.ReceiveChannel, _ bool) {
 		r.receiveStop(ctx, c)
 	})
+	selector.AddReceive(r.wake, func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+	})
 	selector.Select(ctx)
 
 	if timerErr != nil {
@@ -138,54 +156,6 @@ func (r *renewal) waitForRenewal(ctx workflow.Context, switchTokens, stops workf
 		return false, timerErr
 	}
 	return renewNow, nil
-}
-
-// receiveSwitchToken applies one switch-token signal and returns true when
-// the daemon now follows a different token, which is then renewed at once.
-// Every start-up sends this signal, usually with the token already
-// followed, so the repeat is a no-op.
-func (r *renewal) receiveSwitchToken(ctx workflow.Context, c workflow.ReceiveChannel) bool {
-	var signal daemonauth.SwitchTokenInput
-	c.Receive(ctx, &signal)
-	logger := workflow.GetLogger(ctx)
-
-	if err := signal.Validate(); err != nil {
-		logger.Error("Ignoring malformed switch-token signal", "daemon_id", r.input.DaemonID, "error", err)
-		return false
-	}
-	if signal.TokenID == r.input.TokenID && signal.Profile == r.input.Profile {
-		if signal.RenewSoon {
-			r.renewSoon(ctx)
-		}
-		return false
-	}
-
-	logger.Info("Switching to a new token", "daemon_id", r.input.DaemonID, "old_token_id", r.input.TokenID, "token_id", signal.TokenID)
-	r.input.TokenID = signal.TokenID
-	r.input.Profile = signal.Profile
-	r.state.NeedsRelogin = false
-	return true
-}
-
-// renewSoon moves the next renewal to RenewSoonDelay from now, or the
-// interval if that is shorter, unless it is already due sooner.
-func (r *renewal) renewSoon(ctx workflow.Context) {
-	delay := min(daemonauth.RenewSoonDelay, r.input.RenewalInterval())
-	soon := workflow.Now(ctx).Add(delay)
-	if soon.Before(r.nextRenewalAt) {
-		r.nextRenewalAt = soon
-		workflow.GetLogger(ctx).Info("Renewal moved forward", "daemon_id", r.input.DaemonID, "next_renewal_at", soon)
-	}
-}
-
-func (r *renewal) receiveStop(ctx workflow.Context, c workflow.ReceiveChannel) {
-	var signal daemonauth.StopInput
-	c.Receive(ctx, &signal)
-	r.stopReason = stopReasonSignal
-	if signal.Reason != "" {
-		r.stopReason = stopReasonSignal + ": " + signal.Reason
-	}
-	workflow.GetLogger(ctx).Info("Token renewal stopped", "daemon_id", r.input.DaemonID, "reason", r.stopReason)
 }
 
 // changeSkipRejectedRenewal is the GetVersion change ID of version 1 of
@@ -196,17 +166,54 @@ func (r *renewal) receiveStop(ctx workflow.Context, c workflow.ReceiveChannel) {
 // calling it, which their histories record.
 const changeSkipRejectedRenewal = "skip-renewal-of-rejected-token"
 
-// renewOnce runs one renewal cycle and records its outcome.
-func (r *renewal) renewOnce(ctx workflow.Context) {
+// renewCycle runs one renewal, records its outcome, applies the end rules
+// and schedules the next check.
+func (r *renewal) renewCycle(ctx workflow.Context) daemonauth.RenewalOutcome {
 	logger := log.With(workflow.GetLogger(ctx), "daemon_id", r.input.DaemonID, "token_id", r.input.TokenID)
 
 	var outcome daemonauth.RenewalOutcome
 	if r.state.NeedsRelogin && workflow.GetVersion(ctx, changeSkipRejectedRenewal, workflow.DefaultVersion, 1) == 1 {
 		outcome = daemonauth.RenewalOutcome{Outcome: daemonauth.OutcomeRejected, Error: r.state.LastError}
 	} else {
+		r.renewing = true
 		outcome = r.runRenewToken(ctx, logger)
+		r.renewing = false
+	}
+	r.recordOutcome(ctx, outcome)
+
+	switch {
+	case outcome.Outcome == daemonauth.OutcomeIdle:
+		r.stopReason = fmt.Sprintf("%s: not used since %s, longer than max_idle %s",
+			stopReasonIdle, formatTime(r.state.LastUsedAt), r.schedule.MaxIdle)
+		logger.Warn("Token idle; renewal ended", "last_used_at", r.state.LastUsedAt, "max_idle", r.schedule.MaxIdle.String())
+	case r.state.NeedsRelogin:
+		logger.Warn("Token rejected; log in again to get a new token", "reason", outcome.Error,
+			"command", daemonauth.LoginHint(r.input.LoginCommand, r.input.Profile))
+		rejectedFor := workflow.Now(ctx).Sub(*r.state.RejectedSince)
+		if r.schedule.MaxRejected > 0 && rejectedFor >= r.schedule.MaxRejected {
+			r.stopReason = fmt.Sprintf("%s since %s, longer than max_rejected %s",
+				stopReasonRejected, formatTime(r.state.RejectedSince), r.schedule.MaxRejected)
+			logger.Warn("Token stayed rejected; renewal ended", "rejected_since", r.state.RejectedSince)
+		}
 	}
 
+	r.upsertSearchAttributes(ctx)
+	r.scheduleNext(ctx)
+	return outcome
+}
+
+func (r *renewal) runRenewToken(ctx workflow.Context, logger log.Logger) daemonauth.RenewalOutcome {
+	var a *activities.Activities
+	options := withSummary(renewalActivityOptions,
+		fmt.Sprintf("renew token %s… for daemon %s", daemonauth.ShortID(r.input.TokenID), r.input.DaemonID))
+	input := daemonauth.RenewTokenInput{TokenID: r.input.TokenID, MaxIdle: r.input.MaxIdle}
+	var renewed daemonauth.RenewTokenResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, options), a.RenewToken, input).Get(ctx, &renewed)
+	return renewalOutcome(renewed, err, logger)
+}
+
+// recordOutcome stores a cycle's outcome in the state.
+func (r *renewal) recordOutcome(ctx workflow.Context, outcome daemonauth.RenewalOutcome) {
 	now := workflow.Now(ctx)
 	r.state.Cycles++
 	r.state.LastOutcome = outcome.Outcome
@@ -214,27 +221,29 @@ func (r *renewal) renewOnce(ctx workflow.Context) {
 	r.state.LastError = outcome.Error
 	if outcome.ExpiresAt != nil || outcome.NeverExpires {
 		r.state.ExpiresAt = outcome.ExpiresAt
+		r.state.NeverExpires = outcome.NeverExpires
 	}
+	if outcome.LastUsedAt != nil {
+		r.state.LastUsedAt = outcome.LastUsedAt
+	}
+
 	r.state.NeedsRelogin = outcome.Outcome == daemonauth.OutcomeRejected
-	if r.state.NeedsRelogin {
-		logger.Warn("Token rejected; log in again to get a new token", "reason", outcome.Error,
-			"command", daemonauth.LoginHint(r.input.LoginCommand, r.input.Profile))
+	switch {
+	case !r.state.NeedsRelogin:
+		r.state.RejectedSince = nil
+	case r.state.RejectedSince == nil:
+		r.state.RejectedSince = &now
 	}
 }
 
-func (r *renewal) runRenewToken(ctx workflow.Context, logger log.Logger) daemonauth.RenewalOutcome {
-	var a *activities.Activities
-	options := withSummary(renewalActivityOptions,
-		fmt.Sprintf("renew token %s… for daemon %s", daemonauth.ShortID(r.input.TokenID), r.input.DaemonID))
-	var renewed daemonauth.RenewTokenResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, options), a.RenewToken,
-		daemonauth.RenewTokenInput{TokenID: r.input.TokenID}).Get(ctx, &renewed)
-	return renewalOutcome(renewed, err, logger)
-}
-
-// continueAsNew applies the signals already delivered to this run, so none
-// is lost, and then continues as new with the state carried over.
+// continueAsNew waits for running update handlers, applies the signals
+// already delivered to this run, so none is lost, and then continues as new
+// with the state carried over.
 func (r *renewal) continueAsNew(ctx workflow.Context, switchTokens, stops workflow.ReceiveChannel) (daemonauth.TokenRenewalResult, error) {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return daemonauth.TokenRenewalResult{}, err
+	}
+
 	var stop daemonauth.StopInput
 	for stops.ReceiveAsync(&stop) {
 		r.stopReason = stopReasonSignal
@@ -251,6 +260,7 @@ func (r *renewal) continueAsNew(ctx workflow.Context, switchTokens, stops workfl
 			r.input.TokenID = signal.TokenID
 			r.input.Profile = signal.Profile
 			r.state.NeedsRelogin = false
+			r.state.RejectedSince = nil
 		}
 	}
 
@@ -268,4 +278,11 @@ func (r *renewal) result() daemonauth.TokenRenewalResult {
 		StopReason:   r.stopReason,
 		RenewalState: r.state,
 	}
+}
+
+func formatTime(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
 }

@@ -96,7 +96,9 @@ func DaemonStartup(ctx workflow.Context, in daemonauth.DaemonStartupInput) (daem
 		LoginCommand: in.LoginCommand,
 		// Without this, a token whose renewal failed here would wait a
 		// full interval, and might expire first.
-		RenewSoon: result.Renewal.Outcome == daemonauth.OutcomeFailed,
+		RenewSoon:    result.Renewal.Outcome == daemonauth.OutcomeFailed,
+		ExpiresAt:    result.Renewal.ExpiresAt,
+		NeverExpires: result.Renewal.NeverExpires,
 	}).Get(ctx, &ensured)
 	result.RenewalWorkflowID = ensured.WorkflowID
 
@@ -144,15 +146,18 @@ func renewalOutcome(renewed daemonauth.RenewTokenResult, err error, logger log.L
 	}
 
 	switch {
+	case renewed.Idle:
+		return daemonauth.RenewalOutcome{Outcome: daemonauth.OutcomeIdle, ExpiresAt: renewed.ExpiresAt,
+			NeverExpires: renewed.NeverExpires, LastUsedAt: renewed.LastUsedAt}
 	case renewed.Renewed:
 		logger.Info("Token renewed", "expires_at", renewed.ExpiresAt)
-		return daemonauth.RenewalOutcome{Outcome: daemonauth.OutcomeRenewed, ExpiresAt: renewed.ExpiresAt}
+		return daemonauth.RenewalOutcome{Outcome: daemonauth.OutcomeRenewed, ExpiresAt: renewed.ExpiresAt, LastUsedAt: renewed.LastUsedAt}
 	case renewed.NeverExpires:
 		logger.Debug("Token never expires")
-		return daemonauth.RenewalOutcome{Outcome: daemonauth.OutcomeNeverExpires, NeverExpires: true}
+		return daemonauth.RenewalOutcome{Outcome: daemonauth.OutcomeNeverExpires, NeverExpires: true, LastUsedAt: renewed.LastUsedAt}
 	default:
 		logger.Debug("Token renewal not due yet", "expires_at", renewed.ExpiresAt)
-		return daemonauth.RenewalOutcome{Outcome: daemonauth.OutcomeNotDue, ExpiresAt: renewed.ExpiresAt}
+		return daemonauth.RenewalOutcome{Outcome: daemonauth.OutcomeNotDue, ExpiresAt: renewed.ExpiresAt, LastUsedAt: renewed.LastUsedAt}
 	}
 }
 

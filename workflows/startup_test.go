@@ -57,8 +57,10 @@ func startupInput(profile string) daemonauth.DaemonStartupInput {
 
 // expectEnsureRenewal mocks EnsureTokenRenewal and records the call.
 func expectEnsureRenewal(env *testsuite.TestWorkflowEnvironment, a *activities.Activities, calls *callLog, profile string, renewSoon bool) {
-	input := daemonauth.EnsureTokenRenewalInput{DaemonID: testDaemonID, TokenID: testTokenID, Profile: profile, RenewSoon: renewSoon}
-	env.OnActivity(a.EnsureTokenRenewal, mock.Anything, input).
+	matches := mock.MatchedBy(func(in daemonauth.EnsureTokenRenewalInput) bool {
+		return in.DaemonID == testDaemonID && in.TokenID == testTokenID && in.Profile == profile && in.RenewSoon == renewSoon
+	})
+	env.OnActivity(a.EnsureTokenRenewal, mock.Anything, matches).
 		Return(func(context.Context, daemonauth.EnsureTokenRenewalInput) (daemonauth.EnsureTokenRenewalResult, error) {
 			calls.add(daemonauth.ActivityEnsureTokenRenewal)
 			return daemonauth.EnsureTokenRenewalResult{WorkflowID: daemonauth.RenewalWorkflowID(testDaemonID)}, nil

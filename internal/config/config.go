@@ -50,9 +50,14 @@ type Database struct {
 
 // Renewal holds the renewal policy.
 type Renewal struct {
-	Extension    time.Duration `mapstructure:"extension"`
-	Threshold    time.Duration `mapstructure:"threshold"`
+	Extension time.Duration `mapstructure:"extension"`
+	Threshold time.Duration `mapstructure:"threshold"`
+	// Interval is the maximum time between two checks of a token.
 	Interval     time.Duration `mapstructure:"interval"`
+	MinInterval  time.Duration `mapstructure:"min_interval"`
+	Jitter       time.Duration `mapstructure:"jitter"`
+	MaxRejected  time.Duration `mapstructure:"max_rejected"`
+	MaxIdle      time.Duration `mapstructure:"max_idle"`
 	CyclesPerRun int           `mapstructure:"cycles_per_run"`
 }
 
@@ -71,6 +76,10 @@ var defaults = map[string]any{
 	"renewal.extension":      activities.DefaultExtension,
 	"renewal.threshold":      activities.DefaultThreshold,
 	"renewal.interval":       daemonauth.DefaultRenewalInterval,
+	"renewal.min_interval":   daemonauth.DefaultMinInterval,
+	"renewal.jitter":         daemonauth.DefaultJitter,
+	"renewal.max_rejected":   14 * 24 * time.Hour,
+	"renewal.max_idle":       30 * 24 * time.Hour,
 	"renewal.cycles_per_run": daemonauth.DefaultCyclesPerRun,
 	"log.level":              "info",
 	"log.format":             "text",
@@ -187,6 +196,20 @@ func (c Config) Validate() error {
 	}
 	if c.Renewal.Interval <= 0 {
 		invalid("renewal.interval", "%s must be positive", c.Renewal.Interval)
+	}
+	if c.Renewal.MinInterval <= 0 {
+		invalid("renewal.min_interval", "%s must be positive", c.Renewal.MinInterval)
+	} else if c.Renewal.MinInterval > c.Renewal.Interval {
+		invalid("renewal.min_interval", "%s must not be longer than renewal.interval %s", c.Renewal.MinInterval, c.Renewal.Interval)
+	}
+	if c.Renewal.Jitter < 0 || c.Renewal.Jitter >= c.Renewal.Threshold {
+		invalid("renewal.jitter", "%s must be at least 0 and shorter than renewal.threshold %s", c.Renewal.Jitter, c.Renewal.Threshold)
+	}
+	if c.Renewal.MaxRejected < 0 {
+		invalid("renewal.max_rejected", "%s must not be negative; 0 turns the rule off", c.Renewal.MaxRejected)
+	}
+	if c.Renewal.MaxIdle < 0 {
+		invalid("renewal.max_idle", "%s must not be negative; 0 turns the rule off", c.Renewal.MaxIdle)
 	}
 	if c.Renewal.CyclesPerRun <= 0 {
 		invalid("renewal.cycles_per_run", "%d must be positive", c.Renewal.CyclesPerRun)

@@ -54,7 +54,11 @@ func TestLoadDefaults(t *testing.T) {
 	assert.Equal(t, "daemon-auth", cfg.Temporal.TaskQueue)
 	assert.Equal(t, 90*24*time.Hour, cfg.Renewal.Extension)
 	assert.Equal(t, 7*24*time.Hour, cfg.Renewal.Threshold)
-	assert.Equal(t, 72*time.Hour, cfg.Renewal.Interval)
+	assert.Equal(t, 7*24*time.Hour, cfg.Renewal.Interval, "check a token at least weekly")
+	assert.Equal(t, time.Hour, cfg.Renewal.MinInterval)
+	assert.Equal(t, 6*time.Hour, cfg.Renewal.Jitter)
+	assert.Equal(t, 14*24*time.Hour, cfg.Renewal.MaxRejected)
+	assert.Equal(t, 30*24*time.Hour, cfg.Renewal.MaxIdle)
 	assert.Equal(t, "multica login", cfg.LoginCommand)
 }
 

@@ -14,6 +14,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
+
+	"daemonauth"
+	"daemonauth/internal/workerapp"
 )
 
 // TemporalCLIEnv names the variable that points at a temporal CLI binary.
@@ -105,7 +108,7 @@ func StartTemporal(ctx context.Context, options TemporalOptions) (*testsuite.Dev
 		},
 		DBFilename: options.DBFile,
 		LogLevel:   "warn",
-		ExtraArgs:  options.ExtraArgs,
+		ExtraArgs:  append(searchAttributeArgs(), options.ExtraArgs...),
 		Stdout:     output,
 		Stderr:     output,
 	}
@@ -118,4 +121,14 @@ func StartTemporal(ctx context.Context, options TemporalOptions) (*testsuite.Dev
 		return nil, fmt.Errorf("start temporal dev server (%s): %w", cli, err)
 	}
 	return server, nil
+}
+
+// searchAttributeArgs registers the project's search attributes on the dev
+// server, as `temporal operator search-attribute create` does on a cluster.
+func searchAttributeArgs() []string {
+	var args []string
+	for _, key := range daemonauth.SearchAttributes() {
+		args = append(args, "--search-attribute", key.GetName()+"="+workerapp.SearchAttributeTypeName(key))
+	}
+	return args
 }

@@ -19,9 +19,14 @@ import (
 )
 
 // New returns a worker on cfg's task queue with every workflow and
-// activity registered. It fails when the schema has pending migrations,
-// because the activities would fail on every call.
+// activity registered. It fails when the schema has pending migrations or
+// the namespace lacks the search attributes, because workflows and
+// activities would then fail on every call.
 func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, temporalClient client.Client) (worker.Worker, error) {
+	if err := CheckSearchAttributes(ctx, temporalClient, cfg.Temporal.Namespace); err != nil {
+		return nil, err
+	}
+
 	pending, err := migrations.Pending(ctx, pool)
 	if err != nil {
 		return nil, err
@@ -36,6 +41,11 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, temporalCli
 	}
 	acts := activities.New(store, temporalClient, activities.RenewalSettings{
 		Interval:     cfg.Renewal.Interval,
+		MinInterval:  cfg.Renewal.MinInterval,
+		Threshold:    cfg.Renewal.Threshold,
+		Jitter:       cfg.Renewal.Jitter,
+		MaxRejected:  cfg.Renewal.MaxRejected,
+		MaxIdle:      cfg.Renewal.MaxIdle,
 		CyclesPerRun: cfg.Renewal.CyclesPerRun,
 	})
 
