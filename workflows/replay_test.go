@@ -157,5 +157,5 @@ func TestRejectedRenewalHistoriesCoverBothVersions(t *testing.T) {
 	assert.Equal(t, 3, countEvents(t, before, enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED), "before the change every rejected cycle calls RenewToken")
 	assert.Equal(t, 0, countEvents(t, before, enumspb.EVENT_TYPE_MARKER_RECORDED), "before the change there is no version marker")
 	assert.Equal(t, 1, countEvents(t, after, enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED), "after the change only the first rejected cycle calls RenewToken")
-	assert.Equal(t, 1, countEvents(t, after, enumspb.EVENT_TYPE_MARKER_RECORDED), "after the change the version marker is recorded")
+	assert.GreaterOrEqual(t, countEvents(t, after, enumspb.EVENT_TYPE_MARKER_RECORDED), 1, "after the change the version marker is recorded")
 }
