@@ -127,8 +127,11 @@ type EnsureTokenRenewalInput struct {
 	// renewal workflow can sleep until the token is due.
 	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	NeverExpires bool       `json:"never_expires,omitempty"`
-	Profile      string     `json:"profile,omitempty"`
-	LoginCommand string     `json:"login_command,omitempty"`
+	// NeedsRelogin is true when the start-up found the token rejected, so
+	// the renewal reports it at once instead of at its first check.
+	NeedsRelogin bool   `json:"needs_relogin,omitempty"`
+	Profile      string `json:"profile,omitempty"`
+	LoginCommand string `json:"login_command,omitempty"`
 	// RenewSoon asks the renewal to run after RenewSoonDelay instead of a
 	// full interval, because the start-up could not renew the token.
 	RenewSoon bool `json:"renew_soon,omitempty"`
@@ -238,6 +241,8 @@ type SwitchTokenInput struct {
 	RenewSoon bool `json:"renew_soon,omitempty"`
 	// ExpiresAt is the token's expiry as the sender last saw it, if known.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// NeedsRelogin is true when the sender found the token rejected.
+	NeedsRelogin bool `json:"needs_relogin,omitempty"`
 }
 
 // RenewNowInput is the argument of the renew-now update.

@@ -130,10 +130,20 @@ func (a *Activities) EnsureTokenRenewal(ctx context.Context, in daemonauth.Ensur
 		// workflow keeps them up to date from then on.
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			daemonauth.SearchAttrDaemonID.ValueSet(in.DaemonID),
-			daemonauth.SearchAttrNeedsRelogin.ValueSet(false),
+			daemonauth.SearchAttrNeedsRelogin.ValueSet(in.NeedsRelogin),
 		),
 	}
-	signal := daemonauth.SwitchTokenInput{TokenID: in.TokenID, Profile: in.Profile, RenewSoon: in.RenewSoon, ExpiresAt: in.ExpiresAt}
+	signal := daemonauth.SwitchTokenInput{
+		TokenID:      in.TokenID,
+		Profile:      in.Profile,
+		RenewSoon:    in.RenewSoon,
+		ExpiresAt:    in.ExpiresAt,
+		NeedsRelogin: in.NeedsRelogin,
+	}
+	state := daemonauth.RenewalState{ExpiresAt: in.ExpiresAt, NeverExpires: in.NeverExpires, NeedsRelogin: in.NeedsRelogin}
+	if in.NeedsRelogin {
+		state.LastOutcome = daemonauth.OutcomeRejected
+	}
 	input := daemonauth.TokenRenewalInput{
 		DaemonID:     in.DaemonID,
 		TokenID:      in.TokenID,
@@ -147,7 +157,7 @@ func (a *Activities) EnsureTokenRenewal(ctx context.Context, in daemonauth.Ensur
 		MaxIdle:      durationField(a.renewal.MaxIdle),
 		CyclesPerRun: a.renewal.CyclesPerRun,
 		RenewSoon:    in.RenewSoon,
-		State:        daemonauth.RenewalState{ExpiresAt: in.ExpiresAt, NeverExpires: in.NeverExpires},
+		State:        state,
 	}
 	run, err := a.temporal.SignalWithStartWorkflow(ctx, workflowID, daemonauth.SignalSwitchToken, signal, options, daemonauth.WorkflowTokenRenewal, input)
 	if err != nil {

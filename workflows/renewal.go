@@ -89,6 +89,10 @@ func (r *renewal) run(ctx workflow.Context) (daemonauth.TokenRenewalResult, erro
 		cyclesPerRun = daemonauth.DefaultCyclesPerRun
 	}
 
+	if r.state.NeedsRelogin && r.state.RejectedSince == nil {
+		now := workflow.Now(ctx)
+		r.state.RejectedSince = &now
+	}
 	r.searchAttributes = workflow.GetVersion(ctx, changeSearchAttributes, workflow.DefaultVersion, 1) == 1
 	r.upsertSearchAttributes(ctx)
 

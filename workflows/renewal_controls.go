@@ -109,6 +109,12 @@ func (r *renewal) receiveSwitchToken(ctx workflow.Context, c workflow.ReceiveCha
 		if signal.RenewSoon {
 			r.renewSoon(ctx)
 		}
+		if signal.NeedsRelogin && !r.state.NeedsRelogin {
+			now := workflow.Now(ctx)
+			r.state.NeedsRelogin = true
+			r.state.RejectedSince = &now
+			r.upsertSearchAttributes(ctx)
+		}
 		return false
 	}
 

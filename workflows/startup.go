@@ -99,6 +99,7 @@ func DaemonStartup(ctx workflow.Context, in daemonauth.DaemonStartupInput) (daem
 		RenewSoon:    result.Renewal.Outcome == daemonauth.OutcomeFailed,
 		ExpiresAt:    result.Renewal.ExpiresAt,
 		NeverExpires: result.Renewal.NeverExpires,
+		NeedsRelogin: result.NeedsRelogin,
 	}).Get(ctx, &ensured)
 	result.RenewalWorkflowID = ensured.WorkflowID
 

@@ -105,6 +105,7 @@ func TestDaemonStartupRejectedTokenRenewsBeforeSync(t *testing.T) {
 				}).Once()
 			env.OnActivity(a.EnsureTokenRenewal, mock.Anything, daemonauth.EnsureTokenRenewalInput{
 				DaemonID: testDaemonID, TokenID: testTokenID, Profile: tc.profile, LoginCommand: tc.command,
+				NeedsRelogin: true,
 			}).Return(func(context.Context, daemonauth.EnsureTokenRenewalInput) (daemonauth.EnsureTokenRenewalResult, error) {
 				calls.add(daemonauth.ActivityEnsureTokenRenewal)
 				return daemonauth.EnsureTokenRenewalResult{WorkflowID: daemonauth.RenewalWorkflowID(testDaemonID)}, nil
