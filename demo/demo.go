@@ -87,9 +87,15 @@ func runDemo(ctx context.Context, opts options, out io.Writer) (bool, error) {
 	fmt.Fprintln(out)
 	writeOutcomes(out, outcomes)
 	writeWarnings(out, workerLog)
-	fmt.Fprintf(out, "\nWeb UI:  http://127.0.0.1:%d/namespaces/default/workflows\n", opts.uiPort)
-	fmt.Fprintf(out, "History: %s workflow show --address %s --workflow-id %s\n",
-		relativeToWorkingDir(mustFindCLI()), temporalAddress, daemonauth.StartupWorkflowID(daemons[len(daemons)-1].DaemonID))
+	cli := relativeToWorkingDir(mustFindCLI())
+	writeNeedsRelogin(ctx, out, cli, temporalAddress, daemonauth.RenewalWorkflowID(daemons[len(daemons)-1].DaemonID))
+
+	fmt.Fprintf(out, "\nWeb UI:   http://127.0.0.1:%d/namespaces/default/workflows\n", opts.uiPort)
+	fmt.Fprintf(out, "History:  %s workflow show --address %s --workflow-id %s --output json\n",
+		cli, temporalAddress, daemonauth.StartupWorkflowID(daemons[len(daemons)-1].DaemonID))
+	fmt.Fprintf(out, "Database: %s\n", databaseURL)
+	fmt.Fprintf(out, "Starter:  DAEMONAUTH_DATABASE_URL='%s' TEMPORAL_ADDRESS=%s bin/starter status --daemon-id %s\n",
+		databaseURL, temporalAddress, daemons[0].DaemonID)
 
 	ok := allExpected(outcomes)
 	if !ok {
@@ -283,6 +289,26 @@ func printFile(out io.Writer, path string) {
 	content, err := os.ReadFile(path)
 	if err == nil {
 		fmt.Fprintf(out, "\n--- %s ---\n%s", path, content)
+	}
+}
+
+// writeNeedsRelogin runs the list query that finds every daemon whose
+// operator must log in again, and prints it with its output. Visibility
+// can lag a moment behind the workflow, so it polls until expected shows.
+func writeNeedsRelogin(ctx context.Context, out io.Writer, cli, address, expected string) {
+	args := []string{"workflow", "list", "--address", address, "--query", "NeedsRelogin = true"}
+	fmt.Fprintf(out, "\nDaemons that must log in again:\n  $ %s workflow list --address %s --query 'NeedsRelogin = true'\n", cli, address)
+
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		output, err := exec.CommandContext(ctx, cli, args...).CombinedOutput()
+		if err == nil && strings.Contains(string(output), expected) || time.Now().After(deadline) || ctx.Err() != nil {
+			for _, line := range strings.Split(strings.TrimRight(string(output), "\n"), "\n") {
+				fmt.Fprintln(out, "  "+line)
+			}
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
