@@ -292,12 +292,17 @@ func printFile(out io.Writer, path string) {
 	}
 }
 
+// needsReloginQuery lists running renewals whose token is rejected. Closed
+// runs, such as those that continued as new, keep their last values, so
+// the status filter matters.
+const needsReloginQuery = `NeedsRelogin = true AND ExecutionStatus = "Running"`
+
 // writeNeedsRelogin runs the list query that finds every daemon whose
 // operator must log in again, and prints it with its output. Visibility
 // can lag a moment behind the workflow, so it polls until expected shows.
 func writeNeedsRelogin(ctx context.Context, out io.Writer, cli, address, expected string) {
-	args := []string{"workflow", "list", "--address", address, "--query", "NeedsRelogin = true"}
-	fmt.Fprintf(out, "\nDaemons that must log in again:\n  $ %s workflow list --address %s --query 'NeedsRelogin = true'\n", cli, address)
+	args := []string{"workflow", "list", "--address", address, "--query", needsReloginQuery}
+	fmt.Fprintf(out, "\nDaemons that must log in again:\n  $ %s workflow list --address %s --query '%s'\n", cli, address, needsReloginQuery)
 
 	deadline := time.Now().Add(15 * time.Second)
 	for {

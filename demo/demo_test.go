@@ -41,7 +41,7 @@ func TestDemoOnce(t *testing.T) {
 	assert.Contains(t, text, `command="multica login --profile work"`, "the worker's warning is shown")
 	assert.Contains(t, text, "http://127.0.0.1:"+strconv.Itoa(uiPort)+"/namespaces/default/workflows", "the Web UI address")
 	assert.Contains(t, text, "workflow show --address 127.0.0.1:"+strconv.Itoa(temporalPort), "the history command")
-	assert.Contains(t, text, "--query 'NeedsRelogin = true'", "the list command for daemons that must log in")
+	assert.Contains(t, text, `--query 'NeedsRelogin = true AND ExecutionStatus = "Running"'`, "the list command for daemons that must log in")
 	assert.Regexp(t, `Running\s+token-renewal-laptop-revoked`, text, "the list finds the revoked daemon's renewal")
 	assert.NotContains(t, text, "token-renewal-laptop-healthy\n", "a healthy daemon is not listed")
 	assert.Contains(t, text, "Database: postgres://postgres@127.0.0.1:", "the demo database URL")

@@ -102,7 +102,8 @@ func (r *renewal) run(ctx workflow.Context) (daemonauth.TokenRenewalResult, erro
 	if r.input.RenewSoon {
 		r.renewSoon(ctx)
 	}
-	for cyclesThisRun := 0; ; {
+	cyclesAtStart := r.state.Cycles
+	for {
 		renewNow, err := r.waitForRenewal(ctx, switchTokens, stops)
 		if err != nil {
 			return daemonauth.TokenRenewalResult{}, err
@@ -110,17 +111,17 @@ func (r *renewal) run(ctx workflow.Context) (daemonauth.TokenRenewalResult, erro
 		if r.stopReason != "" {
 			return r.result(), nil
 		}
-		if !renewNow {
-			continue
+
+		if renewNow {
+			r.renewCycle(ctx)
+			if r.stopReason != "" {
+				return r.result(), nil
+			}
 		}
 
-		r.renewCycle(ctx)
-		if r.stopReason != "" {
-			return r.result(), nil
-		}
-		cyclesThisRun++
-
-		if cyclesThisRun >= cyclesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		// Checked after every wake-up, not only after timer-driven cycles:
+		// renew-now updates and signals also grow the history.
+		if r.state.Cycles-cyclesAtStart >= cyclesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			return r.continueAsNew(ctx, switchTokens, stops)
 		}
 	}

@@ -223,3 +223,31 @@ func TestTokenRenewalUpdateBeforeContinueAsNew(t *testing.T) {
 	require.NotNil(t, next.State.ExpiresAt, "the expiry is carried into the next run")
 	assert.True(t, renewedExpiry.Equal(*next.State.ExpiresAt))
 }
+
+// Renew-now updates grow the history without a timer firing, so the run
+// must continue as new once the server suggests it even between cycles.
+func TestTokenRenewalContinuesAsNewAfterUpdates(t *testing.T) {
+	env, _ := newEnv(t)
+	var a *activities.Activities
+	env.RegisterActivity(a)
+
+	renewedExpiry := env.Now().Add(90 * 24 * time.Hour)
+	env.OnActivity(a.RenewToken, mock.Anything, mock.Anything).
+		Return(daemonauth.RenewTokenResult{Renewed: true, ExpiresAt: &renewedExpiry}, nil).Once()
+
+	var first updateCall
+	env.RegisterDelayedCallback(func() {
+		env.SetContinueAsNewSuggested(true)
+		sendRenewNow(env, "first", &first)
+	}, time.Hour)
+
+	start := env.Now()
+	env.ExecuteWorkflow(workflows.TokenRenewal, fleetInput())
+
+	require.True(t, env.IsWorkflowCompleted(), "workflow did not complete")
+	var canErr *workflow.ContinueAsNewError
+	require.ErrorAs(t, env.GetWorkflowError(), &canErr, "the run continues as new right after the update, not a week later")
+	require.True(t, first.done, "the update completed before the run ended")
+	require.NoError(t, first.err)
+	assert.Less(t, env.Now().Sub(start), 2*time.Hour, "the run ended right after the update, not at the next weekly check")
+}
