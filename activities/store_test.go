@@ -1,6 +1,7 @@
 package activities_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -554,6 +555,28 @@ func TestSyncWorkspacesMembershipRemoved(t *testing.T) {
 	assert.Equal(t, []daemonauth.Workspace{f.platform}, result.Workspaces, "result must list only the remaining workspace")
 	assert.Equal(t, []string{f.platform.ID}, readDaemonWorkspaces(t, f.pool, "laptop-1"),
 		"daemon must stay registered only for the remaining workspace")
+}
+
+func TestSyncWorkspacesNoMembership(t *testing.T) {
+	t.Parallel()
+	store, pool := newStore(t)
+	userID := newUser(t, pool, "loner@example.com")
+	tokenID := issueToken(t, pool, userID, seed.Days(60), false)
+
+	result, err := store.SyncWorkspaces(t.Context(), "laptop-1", tokenID)
+	require.NoError(t, err, "sync for a user who is a member of no workspace")
+
+	assert.Equal(t, 0, result.Added, "a user without workspaces has nothing to add")
+	assert.Equal(t, 0, result.Removed, "a first sync has nothing to remove")
+	assert.NotNil(t, result.Workspaces, "workspaces must be an empty list, not nil")
+	assert.Empty(t, result.Workspaces, "a user without workspaces lists none")
+	encoded, err := json.Marshal(result)
+	require.NoError(t, err, "encode the result")
+	assert.Contains(t, string(encoded), `"workspaces":[]`, "the result must encode workspaces as [], not null")
+
+	_, found := readDaemon(t, pool, "laptop-1")
+	assert.True(t, found, "the sync must still create the daemon row")
+	assert.Empty(t, readDaemonWorkspaces(t, pool, "laptop-1"), "the daemon must be registered for no workspace")
 }
 
 func TestSyncWorkspacesMembershipAdded(t *testing.T) {

@@ -89,6 +89,9 @@ func (s *Store) SyncWorkspaces(ctx context.Context, daemonID, tokenID string) (d
 		if err != nil {
 			return fmt.Errorf("list workspaces of daemon %s: %w", daemonID, err)
 		}
+		// For no rows CollectRows returns an empty, non-nil slice (pgx
+		// v5.5.4 and later), so a user in no workspace gets "workspaces": []
+		// in the result, not null.
 		workspaces, err := pgx.CollectRows(rows, pgx.RowToStructByPos[daemonauth.Workspace])
 		if err != nil {
 			return fmt.Errorf("list workspaces of daemon %s: %w", daemonID, err)

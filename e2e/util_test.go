@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
 	"regexp"
 )
 
@@ -13,5 +12,3 @@ func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
-
-func osMkdirTemp() (string, error) { return os.MkdirTemp("", "daemonauth-e2e-bin-") }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"daemonauth"
+	"daemonauth/internal/config"
 	"daemonauth/internal/daemonclient"
 	"daemonauth/internal/seed"
 	"daemonauth/internal/workerapp"
@@ -146,7 +147,7 @@ var startCommand = command{
 				LoginCommand: env.cfg.LoginCommand,
 			}
 			if err := input.Validate(); err != nil {
-				return usageError{err}
+				return usageError{startInputErrors(err)}
 			}
 			c, err := env.temporalClient(ctx)
 			if err != nil {
@@ -165,6 +166,43 @@ var startCommand = command{
 			return startErr
 		}
 	},
+}
+
+// startSettings maps the JSON field names that DaemonStartupInput.Validate
+// starts its messages with to the flag or setting a starter user sets.
+var startSettings = map[string]string{
+	"daemon_id":     "--daemon-id",
+	"token_id":      "--token-id",
+	"profile":       "--profile",
+	"login_command": "login_command (" + config.EnvName("login_command") + ")",
+}
+
+// startInputErrors rewrites the errors of DaemonStartupInput.Validate to
+// name flags instead of JSON fields, one error per problem, so that
+// "daemon_id is missing" reads "--daemon-id is required". A message that
+// starts with no known field is kept as it is.
+func startInputErrors(err error) error {
+	var problems []error
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		problems = joined.Unwrap()
+	} else {
+		problems = []error{err}
+	}
+
+	renamed := make([]error, 0, len(problems))
+	for _, problem := range problems {
+		field, rest, _ := strings.Cut(problem.Error(), " ")
+		setting, ok := startSettings[field]
+		switch {
+		case !ok:
+			renamed = append(renamed, problem)
+		case rest == "is missing":
+			renamed = append(renamed, fmt.Errorf("%s is required", setting))
+		default:
+			renamed = append(renamed, fmt.Errorf("%s %s", setting, rest))
+		}
+	}
+	return errors.Join(renamed...)
 }
 
 var statusCommand = command{

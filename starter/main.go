@@ -30,8 +30,8 @@ Commands:
   status        query a daemon's TokenRenewal
   stop          stop a daemon's TokenRenewal
 
-Every command takes the configuration flags below; run
-"starter COMMAND --help" for its own flags.
+Every command takes the configuration flags below. Run
+"starter COMMAND --help" or "starter help COMMAND" for its own flags.
 
 Examples:
   starter migrate
@@ -39,6 +39,9 @@ Examples:
   starter start --daemon-id laptop-7 --token-id 0b7e5c1a-3f0e-4c52-9d7a-2a1f4e8b6c3d
   starter status --daemon-id laptop-7
 `
+
+// listHint ends every message about an unknown command.
+const listHint = "Run \"starter --help\" for the list of commands.\n"
 
 type command struct {
 	name    string
@@ -54,50 +57,47 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs the command in args and returns the exit status: 0 on success,
+// 1 when the command failed, 2 for a usage error. Requested help goes to
+// stdout. Errors, and the help shown when the command is missing, go to
+// stderr.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
-		fs := pflag.NewFlagSet("starter", pflag.ContinueOnError)
-		config.AddFlags(fs)
-		fmt.Fprintf(stderr, "\nConfiguration flags:\n%s", fs.FlagUsages())
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-
-	var cmd *command
-	for i := range commands {
-		if commands[i].name == args[0] {
-			cmd = &commands[i]
-		}
-	}
-	if cmd == nil {
-		fmt.Fprintf(stderr, "starter: unknown command %q; run \"starter --help\" for the list\n", args[0])
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topLevelHelp())
 		return 2
 	}
-
-	fs := pflag.NewFlagSet("starter "+cmd.name, pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config.AddFlags(fs)
-	runCmd := cmd.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: starter %s [flags]\n\n%s\n\nExample:\n  %s\n\nFlags:\n%s", cmd.name, cmd.summary, cmd.example, fs.FlagUsages())
+	switch args[0] {
+	case "-h", "--help":
+		fmt.Fprint(stdout, topLevelHelp())
+		return 0
+	case "help":
+		return runHelp(args[1:], stdout, stderr)
 	}
+
+	cmd := findCommand(args[0])
+	if cmd == nil {
+		fmt.Fprintf(stderr, "starter: unknown command %q\n%s", args[0], listHint)
+		return 2
+	}
+	prefix := "starter " + cmd.name
+
+	fs, runCmd := cmd.newFlagSet()
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(stdout, cmd.help(fs))
 			return 0
 		}
+		cmd.reportUsageError(stderr, err)
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "starter %s: unexpected argument %q\n", cmd.name, fs.Arg(0))
+		cmd.reportUsageError(stderr, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 		return 2
 	}
 
 	cfg, err := config.Load(fs)
 	if err != nil {
-		fmt.Fprintf(stderr, "starter: %v\n", err)
+		printErrors(stderr, prefix, err)
 		return 2
 	}
 
@@ -109,13 +109,83 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := runCmd(ctx, env); err != nil {
 		var usageErr usageError
 		if errors.As(err, &usageErr) {
-			fmt.Fprintf(stderr, "starter %s: %v\n", cmd.name, err)
+			cmd.reportUsageError(stderr, usageErr.error)
 			return 2
 		}
-		fmt.Fprintf(stderr, "starter %s: %v\n", cmd.name, err)
+		printErrors(stderr, prefix, err)
 		return 1
 	}
 	return 0
+}
+
+// runHelp runs "starter help [COMMAND]".
+func runHelp(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, topLevelHelp())
+		return 0
+	}
+	if len(args) > 1 {
+		fmt.Fprintf(stderr, "starter help: unexpected argument %q\nRun \"starter help COMMAND\" for one command's help.\n", args[1])
+		return 2
+	}
+
+	cmd := findCommand(args[0])
+	if cmd == nil {
+		fmt.Fprintf(stderr, "starter help: unknown command %q\n%s", args[0], listHint)
+		return 2
+	}
+	fs, _ := cmd.newFlagSet()
+	fmt.Fprint(stdout, cmd.help(fs))
+	return 0
+}
+
+func topLevelHelp() string {
+	fs := pflag.NewFlagSet("starter", pflag.ContinueOnError)
+	config.AddFlags(fs)
+	return fmt.Sprintf("%s\nConfiguration flags:\n%s", usage, fs.FlagUsages())
+}
+
+func findCommand(name string) *command {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
+		}
+	}
+	return nil
+}
+
+// newFlagSet returns the command's flags, the configuration flags among
+// them, and the function that runs the command once they are parsed.
+func (c *command) newFlagSet() (*pflag.FlagSet, func(context.Context, *environment) error) {
+	fs := pflag.NewFlagSet("starter "+c.name, pflag.ContinueOnError)
+	// pflag calls Usage on --help and -h, and its default writes to
+	// stderr. run prints the requested help itself, to stdout.
+	fs.Usage = func() {}
+	config.AddFlags(fs)
+	return fs, c.flags(fs)
+}
+
+func (c *command) help(fs *pflag.FlagSet) string {
+	return fmt.Sprintf("Usage: starter %s [flags]\n\n%s\n\nExample:\n  %s\n\nFlags:\n%s", c.name, c.summary, c.example, fs.FlagUsages())
+}
+
+// reportUsageError prints each problem in err on its own line, then the
+// command that shows the command's flags.
+func (c *command) reportUsageError(w io.Writer, err error) {
+	printErrors(w, "starter "+c.name, err)
+	fmt.Fprintf(w, "Run \"starter %s --help\" for usage.\n", c.name)
+}
+
+// printErrors prints err after prefix. An error made by errors.Join
+// gets one line per joined error, each with the prefix.
+func printErrors(w io.Writer, prefix string, err error) {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			printErrors(w, prefix, e)
+		}
+		return
+	}
+	fmt.Fprintf(w, "%s: %v\n", prefix, err)
 }
 
 // usageError is a mistake in the command line, reported with exit status 2.

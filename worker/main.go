@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -30,31 +31,42 @@ Example:
 Flags:
 `
 
+// helpHint ends every usage error.
+const helpHint = "Run \"worker --help\" for usage.\n"
+
 func main() {
-	os.Exit(run())
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run() int {
+// run runs the worker with the command line args and returns the exit
+// status: 0 after a clean stop, 1 when the worker failed, 2 for a usage
+// error. Requested help goes to stdout. Errors and logs go to stderr.
+func run(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("worker", pflag.ContinueOnError)
+	// pflag calls Usage on --help and -h, and its default writes to
+	// stderr. run prints the requested help itself, to stdout.
+	fs.Usage = func() {}
 	config.AddFlags(fs)
 	migrate := fs.Bool("migrate", false, "apply pending database migrations before starting")
-	fs.Usage = func() {
-		fmt.Fprint(os.Stderr, usage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(stdout, usage, fs.FlagUsages())
 			return 0
 		}
+		fmt.Fprintf(stderr, "worker: %v\n%s", err, helpHint)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "worker: unexpected argument %q\n%s", fs.Arg(0), helpHint)
 		return 2
 	}
 
 	cfg, err := config.Load(fs)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "worker: %v\n", err)
+		printErrors(stderr, err)
 		return 2
 	}
-	logger := logging.New(os.Stderr, cfg.Log.Format, cfg.LogLevel())
+	logger := logging.New(stderr, cfg.Log.Format, cfg.LogLevel())
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -108,4 +120,16 @@ func run() int {
 	}
 	logger.Info("Worker stopped")
 	return 0
+}
+
+// printErrors prints err with the "worker: " prefix. An error made by
+// errors.Join gets one line per joined error, each with the prefix.
+func printErrors(w io.Writer, err error) {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			printErrors(w, e)
+		}
+		return
+	}
+	fmt.Fprintf(w, "worker: %v\n", err)
 }
