@@ -361,6 +361,10 @@ func TestComposeWorkerRunsMigrations(t *testing.T) {
 	if !slices.Contains(arguments, "--migrate") {
 		t.Errorf("worker command is %v, want it to contain --migrate", worker.Command)
 	}
+	// Without the search attributes the worker refuses to start.
+	if !slices.Contains(arguments, "--register-search-attributes") {
+		t.Errorf("worker command is %v, want it to contain --register-search-attributes", worker.Command)
+	}
 	if worker.Build == nil {
 		t.Error("worker has no build, want it built from the repository's Dockerfile")
 	}

@@ -26,7 +26,7 @@ Runs the daemon-auth Temporal worker until SIGINT or SIGTERM.
 Example:
   TEMPORAL_ADDRESS=127.0.0.1:7233 \
   DAEMONAUTH_DATABASE_URL='postgres://app@127.0.0.1:5432/app?sslmode=disable' \
-  worker --migrate
+  worker --migrate --register-search-attributes
 
 Flags:
 `
@@ -48,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {}
 	config.AddFlags(fs)
 	migrate := fs.Bool("migrate", false, "apply pending database migrations before starting")
+	registerSearchAttributes := fs.Bool("register-search-attributes", false,
+		"add the DaemonId, TokenExpiresAt and NeedsRelogin search attributes to the namespace if missing")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			fmt.Fprint(stdout, usage, fs.FlagUsages())
@@ -91,6 +93,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer temporalClient.Close()
+
+	if *registerSearchAttributes {
+		added, err := workerapp.RegisterSearchAttributes(ctx, temporalClient, cfg.Temporal.Namespace)
+		if err != nil {
+			logger.Error("Worker not started", "error", err)
+			return 1
+		}
+		if len(added) > 0 {
+			logger.Info("Search attributes registered", "namespace", cfg.Temporal.Namespace, "added", added)
+		}
+	}
 
 	w, err := workerapp.New(ctx, cfg, pool, temporalClient)
 	if err != nil {
