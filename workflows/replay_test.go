@@ -41,6 +41,7 @@ var recordedPaths = []string{
 	"token-renewal-stopped",
 	"token-renewal-rejected",
 	"token-renewal-switch-token",
+	"token-renewal-renew-now",
 }
 
 // quietLogger drops the replayer's own log: a replay that is expected to

@@ -39,6 +39,7 @@ var scenarios = []scenario{
 	{"DaemonStartup: new token after a login; TokenRenewal: switch-token", recordNewToken},
 	{"TokenRenewal: cycles with a retry, continue-as-new, stop", recordRenewalCycles},
 	{"TokenRenewal: token rejected every cycle", recordRenewalRejected},
+	{"TokenRenewal: renew-now update, renewed then served from cache", recordRenewNow},
 }
 
 func (r *Recorder) recordStartup(ctx context.Context, file, daemonID string, spec seed.TokenSpec, profile, want string) error {
@@ -297,6 +298,52 @@ func recordRenewalRejected(ctx context.Context, r *Recorder) error {
 		return err
 	}
 	return r.export(ctx, "token-renewal-rejected", workflowID, rejectedRun)
+}
+
+// recordRenewNow sends two renew-now updates to a renewal whose token is
+// due: the first renews, the second is answered from the first's outcome.
+func recordRenewNow(ctx context.Context, r *Recorder) error {
+	token, err := r.issueToken(ctx, seed.TokenSpec{ExpiresIn: seed.Days(60)})
+	if err != nil {
+		return err
+	}
+	if _, _, err := r.startDaemon(ctx, "renew-now", token.ID, ""); err != nil {
+		return err
+	}
+	// Due now, but the renewal's next check is seconds away at the
+	// earliest, so the update is what renews it.
+	if _, err := r.pool.Exec(ctx, `UPDATE personal_access_token SET expires_at = now() + interval '2 days' WHERE id = $1`, token.ID); err != nil {
+		return err
+	}
+	workflowID := daemonauth.RenewalWorkflowID("renew-now")
+	for i, wantCache := range []bool{false, true} {
+		handle, err := r.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID:   workflowID,
+			UpdateName:   daemonauth.UpdateRenewNow,
+			Args:         []any{daemonauth.RenewNowInput{}},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
+		if err != nil {
+			return err
+		}
+		var result daemonauth.RenewNowResult
+		if err := handle.Get(ctx, &result); err != nil {
+			return err
+		}
+		if result.FromCache != wantCache {
+			return fmt.Errorf("renew-now call %d: from_cache %t, want %t", i+1, result.FromCache, wantCache)
+		}
+	}
+	if err := r.stopRenewal(ctx, "renew-now"); err != nil {
+		return err
+	}
+	runID, err := r.findRun(ctx, workflowID, withEvent(func(e *historypb.HistoryEvent) bool {
+		return e.GetWorkflowExecutionUpdateCompletedEventAttributes() != nil
+	}))
+	if err != nil {
+		return err
+	}
+	return r.export(ctx, "token-renewal-renew-now", workflowID, runID)
 }
 
 // startDaemon runs a start-up and returns its result and run ID.
