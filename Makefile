@@ -17,7 +17,7 @@ TEST_TIMEOUT ?= 30m
 
 export DAEMONAUTH_TEMPORAL_CLI := $(BIN)/temporal
 
-.PHONY: all tools postgres build demo test vet workflowcheck record-histories clean
+.PHONY: all tools postgres build demo test vet workflowcheck record-histories bench clean
 
 all: build
 
@@ -50,11 +50,17 @@ workflowcheck: $(WORKFLOWCHECK_STAMP)
 
 test: tools vet workflowcheck
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./internal/bench/
 
 # Re-records every history the replay tests replay, from scratch, on a
 # throwaway dev server and PostgreSQL. Commit the result; see CONTRIBUTING.md.
 record-histories: tools
 	$(GO) run ./recorder --out workflows/testdata/histories
+
+# Measures renewals and start-ups against their floors and prints the table
+# that BENCHMARKS.md records. Takes several minutes; speed never fails it.
+bench: tools
+	$(GO) run ./bench
 
 clean:
 	rm -rf $(BIN) .demo
