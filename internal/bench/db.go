@@ -94,6 +94,9 @@ func Contention(ctx context.Context, store *activities.Store, pool *pgxpool.Pool
 		return ContentionResult{}, err
 	}
 	tokenID := ids[0]
+	if err := warmPool(ctx, pool, writers); err != nil {
+		return ContentionResult{}, err
+	}
 
 	start := make(chan struct{})
 	latencies := make([]time.Duration, writers)
@@ -139,4 +142,23 @@ func Percentile(durations []time.Duration, p float64) time.Duration {
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	rank := int(p/100*float64(len(sorted))+0.5) - 1
 	return sorted[min(max(rank, 0), len(sorted)-1)]
+}
+
+// warmPool opens n connections up front, so concurrent writers race on the
+// row lock rather than on connection set-up.
+func warmPool(ctx context.Context, pool *pgxpool.Pool, n int) error {
+	conns := make([]*pgxpool.Conn, 0, n)
+	defer func() {
+		for _, conn := range conns {
+			conn.Release()
+		}
+	}()
+	for range n {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("open connection %d of %d: %w", len(conns)+1, n, err)
+		}
+		conns = append(conns, conn)
+	}
+	return nil
 }
