@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -17,8 +18,9 @@ const maxLoginCommandLen = 200
 
 // UnmarshalJSON decodes strictly: unknown fields and wrong types are kept as
 // a validation error instead of failing the decode. A decode error inside
-// the SDK would fail the workflow task and retry it forever; this way
-// Validate reports the problem and the workflow fails once, non-retryably.
+// the SDK (v1.51.0) would fail the workflow with the SDK's own error type,
+// not InvalidInput, and with a message that does not name the field; this
+// way Validate reports the problem and the workflow fails once with it.
 func (in *DaemonStartupInput) UnmarshalJSON(data []byte) error {
 	type plain DaemonStartupInput
 	var decoded plain
@@ -44,9 +46,15 @@ func decodeStrict(data []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			return fmt.Errorf("%s must be a JSON %s, got a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+			field := typeErr.Field
+			if field == "" {
+				field = "the input"
+			}
+			return fmt.Errorf("%s must be a JSON %s, got a JSON %s", shorten(field), jsonKind(typeErr.Type.Kind().String()), shorten(typeErr.Value))
 		}
-		return fmt.Errorf("malformed JSON: %w", err)
+		// The decoder's messages copy field names, numbers and times whole,
+		// and the message ends up in the workflow's history.
+		return errors.New("malformed JSON: " + shorten(err.Error()))
 	}
 	return nil
 }
@@ -208,6 +216,10 @@ func validateTokenID(id string) error {
 	if id == "" {
 		return errors.New("token_id is missing")
 	}
+	if strings.HasPrefix(id, rawTokenPrefix) {
+		// Never echo it: it is probably the secret itself.
+		return errors.New("token_id looks like a raw token (mul_…); pass the id of its personal_access_token row, never the token")
+	}
 	if !uuidPattern.MatchString(id) {
 		return fmt.Errorf("token_id %s is not a UUID such as \"0b7e5c1a-3f0e-4c52-9d7a-2a1f4e8b6c3d\"", quote(id))
 	}
@@ -230,6 +242,23 @@ func validateLoginCommand(command string) error {
 	}
 	return nil
 }
+
+// rawTokenPrefix starts every raw personal access token.
+const rawTokenPrefix = "mul_"
+
+// shorten cuts a message part to maxQuoted bytes on a UTF-8 boundary.
+func shorten(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", s[:cut], len(s))
+}
+
+const maxQuoted = 200
 
 // quote quotes a value for an error message, shortened so that a huge input
 // does not end up whole in a workflow failure.

@@ -103,3 +103,27 @@ func TestLoginHint(t *testing.T) {
 	assert.Equal(t, "multica login --profile work", daemonauth.LoginHint("", "work"))
 	assert.Equal(t, "acme login --profile work", daemonauth.LoginHint("acme login", "work"))
 }
+
+func TestValidateNeverEchoesRawToken(t *testing.T) {
+	raw := "mul_" + strings.Repeat("ab", 20)
+	err := daemonauth.DaemonStartupInput{DaemonID: "a", TokenID: raw}.Validate()
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), raw[4:12], "no part of the raw token is in the message")
+	assert.Contains(t, err.Error(), "looks like a raw token")
+}
+
+func TestDecodeErrorsAreBounded(t *testing.T) {
+	for name, data := range map[string]string{
+		"long unknown field": `{"` + strings.Repeat("k", 65536) + `":1}`,
+		"long number":        `{"cycles_per_run":` + strings.Repeat("9", 65536) + `}`,
+		"long time":          `{"daemon_id":"a","token_id":"` + validTokenID + `","state":{"expires_at":"` + strings.Repeat("x", 65536) + `"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var input daemonauth.TokenRenewalInput
+			require.NoError(t, json.Unmarshal([]byte(data), &input))
+			err := input.Validate()
+			require.Error(t, err)
+			assert.Less(t, len(err.Error()), 1000, "the message stays short")
+		})
+	}
+}

@@ -122,7 +122,8 @@ func TestCLIInvalidInputFailsFast(t *testing.T) {
 	}{
 		{name: "empty object", input: `{}`, want: "daemon_id is missing"},
 		{name: "missing token", input: `{"daemon_id":"laptop-7"}`, want: "token_id is missing"},
-		{name: "token not UUID", input: `{"daemon_id":"laptop-7","token_id":"mul_abc"}`, want: "token_id \"mul_abc\" is not a UUID"},
+		{name: "token not UUID", input: `{"daemon_id":"laptop-7","token_id":"laptop-7-token"}`, want: "token_id \"laptop-7-token\" is not a UUID"},
+		{name: "raw token as id", input: `{"daemon_id":"laptop-7","token_id":"mul_0123456789abcdef0123456789abcdef01234567"}`, want: "token_id looks like a raw token"},
 		{name: "unknown field", input: `{"daemon_id":"laptop-7","token_id":"0b7e5c1a-3f0e-4c52-9d7a-2a1f4e8b6c3d","tokn":"x"}`, want: `unknown field "tokn"`},
 		{name: "wrong type", input: `{"daemon_id":7,"token_id":"0b7e5c1a-3f0e-4c52-9d7a-2a1f4e8b6c3d"}`, want: "daemon_id must be a JSON string, got a JSON number"},
 		{name: "huge string", input: `{"daemon_id":"` + strings.Repeat("a", 100000) + `","token_id":"0b7e5c1a-3f0e-4c52-9d7a-2a1f4e8b6c3d"}`, want: "(100000 bytes)"},
@@ -139,7 +140,7 @@ func TestCLIInvalidInputFailsFast(t *testing.T) {
 			assert.Contains(t, describe, "WORKFLOW_EXECUTION_STATUS_FAILED", "the workflow failed instead of retrying")
 
 			history := runCommand(t, nil, cli, "workflow", "show", "--address", address, "--workflow-id", workflowID, "--output", "json")
-			assert.NotContains(t, history, "WorkflowTaskFailed", "no workflow task failed and retried")
+			assert.NotContains(t, history, "EVENT_TYPE_WORKFLOW_TASK_FAILED", "no workflow task failed and retried")
 			assert.Contains(t, history, daemonauth.ErrTypeInvalidInput, "the failure has the InvalidInput type")
 			assert.Contains(t, history, `"nonRetryable": true`, "the failure is non-retryable")
 		})

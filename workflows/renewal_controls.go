@@ -118,6 +118,15 @@ func (r *renewal) receiveSwitchToken(ctx workflow.Context, c workflow.ReceiveCha
 		return false
 	}
 
+	if signal.NeedsRelogin {
+		// The sender found the new token rejected, for example a mistyped
+		// id. Following it would stop renewing a token that may still
+		// work, so the renewal keeps the one it has.
+		logger.Warn("Ignoring a switch to a rejected token", "daemon_id", r.input.DaemonID,
+			"token_id", r.input.TokenID, "rejected_token_id", signal.TokenID)
+		return false
+	}
+
 	logger.Info("Switching to a new token", "daemon_id", r.input.DaemonID, "old_token_id", r.input.TokenID, "token_id", signal.TokenID)
 	r.input.TokenID = signal.TokenID
 	r.input.Profile = signal.Profile

@@ -298,3 +298,26 @@ func TestTokenRenewalRejectedTokenBeforeVersion1(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	assert.Len(t, logger.at("WARN"), 3, "one warning per rejected cycle")
 }
+
+func TestTokenRenewalIgnoresSwitchToRejectedToken(t *testing.T) {
+	env, logger := newEnv(t)
+	var a *activities.Activities
+	env.RegisterActivity(a)
+
+	var status daemonauth.RenewalStatus
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(daemonauth.SignalSwitchToken, daemonauth.SwitchTokenInput{TokenID: newTokenID, NeedsRelogin: true})
+	}, 10*time.Minute)
+	env.RegisterDelayedCallback(func() {
+		status = queryStatus(t, env)
+		env.SignalWorkflow(daemonauth.SignalStop, daemonauth.StopInput{})
+	}, 20*time.Minute)
+
+	env.ExecuteWorkflow(workflows.TokenRenewal, renewalInput())
+
+	require.True(t, env.IsWorkflowCompleted(), "workflow did not complete")
+	require.NoError(t, env.GetWorkflowError())
+	assert.Equal(t, testTokenID, status.TokenID, "the renewal keeps the token it has")
+	assert.False(t, status.NeedsRelogin, "its own token is not rejected")
+	assert.Len(t, logger.containing("WARN", "rejected token"), 1, "the ignored switch is logged")
+}
