@@ -17,7 +17,7 @@ TEST_TIMEOUT ?= 30m
 
 export DAEMONAUTH_TEMPORAL_CLI := $(BIN)/temporal
 
-.PHONY: all tools postgres build demo test vet workflowcheck record-histories bench clean
+.PHONY: all tools postgres build demo test vet workflowcheck fuzz record-histories bench webui-screenshot clean
 
 all: build
 
@@ -45,10 +45,18 @@ vet:
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed on: $$unformatted"; exit 1; fi
 
+# Fuzzes input decoding briefly; -fuzz takes one target per run. A longer
+# run: make fuzz FUZZ_TIME=10m. Commit any failing input it saves under
+# testdata/fuzz/, so it stays a regression case.
+FUZZ_TIME ?= 10s
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzDaemonStartupInput$$' -fuzztime=$(FUZZ_TIME) .
+	$(GO) test -run='^$$' -fuzz='^FuzzTokenRenewalInput$$' -fuzztime=$(FUZZ_TIME) .
+
 workflowcheck: $(WORKFLOWCHECK_STAMP)
 	$(BIN)/workflowcheck ./...
 
-test: tools vet workflowcheck
+test: tools vet workflowcheck fuzz
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./internal/bench/
 
@@ -61,6 +69,13 @@ record-histories: tools
 # that BENCHMARKS.md records. Takes several minutes; speed never fails it.
 bench: tools
 	$(GO) run ./bench
+
+# Re-takes the Web UI screenshot that the README shows, from a real run.
+webui-screenshot: tools
+	rm -rf .webui && mkdir -p .webui
+	$(GO) test -count=1 -run TestWebUIShowsStartupHistoryInBrowser -artifacts -outputdir $(CURDIR)/.webui ./e2e/
+	cp .webui/_artifacts/*/daemon-startup-history.png docs/webui-daemon-startup.png
+	rm -rf .webui
 
 clean:
 	rm -rf $(BIN) .demo

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -45,6 +46,8 @@ type Activities struct {
 	store    *Store
 	temporal client.Client
 	renewal  RenewalSettings
+	// metrics is nil unless WithMetrics set it; use recorder.
+	metrics Metrics
 }
 
 // New returns the activities. The Temporal client is used only by
@@ -57,6 +60,7 @@ func New(store *Store, temporalClient client.Client, renewal RenewalSettings) *A
 // Store.RenewToken. It is safe to run twice and to run concurrently.
 func (a *Activities) RenewToken(ctx context.Context, in daemonauth.RenewTokenInput) (daemonauth.RenewTokenResult, error) {
 	if err := in.Validate(); err != nil {
+		a.recorder().TokenRenewal(daemonauth.OutcomeFailed)
 		return daemonauth.RenewTokenResult{}, invalidInput(err)
 	}
 
@@ -69,8 +73,10 @@ func (a *Activities) RenewToken(ctx context.Context, in daemonauth.RenewTokenInp
 	maxIdle, _ := in.IdleLimit()
 	result, err := a.store.RenewTokenUnlessIdle(ctx, in.TokenID, by, maxIdle)
 	if err != nil {
+		a.recordRenewalError(ctx, err)
 		return daemonauth.RenewTokenResult{}, toApplicationError(err)
 	}
+	a.recordRenewal(ctx, result)
 
 	logger := activity.GetLogger(ctx)
 	switch {
@@ -90,13 +96,16 @@ func (a *Activities) RenewToken(ctx context.Context, in daemonauth.RenewTokenInp
 // Store.SyncWorkspaces.
 func (a *Activities) SyncWorkspaces(ctx context.Context, in daemonauth.SyncWorkspacesInput) (daemonauth.SyncWorkspacesResult, error) {
 	if err := in.Validate(); err != nil {
+		a.recorder().WorkspacesSynced(SyncFailed, 0, 0)
 		return daemonauth.SyncWorkspacesResult{}, invalidInput(err)
 	}
 
 	result, err := a.store.SyncWorkspaces(ctx, in.DaemonID, in.TokenID)
 	if err != nil {
+		a.recorder().WorkspacesSynced(syncErrorOutcome(err), 0, 0)
 		return daemonauth.SyncWorkspacesResult{}, toApplicationError(err)
 	}
+	a.recorder().WorkspacesSynced(SyncSynced, result.Added, result.Removed)
 
 	logger := activity.GetLogger(ctx)
 	if result.Added > 0 || result.Removed > 0 {
@@ -163,6 +172,9 @@ func (a *Activities) EnsureTokenRenewal(ctx context.Context, in daemonauth.Ensur
 	if err != nil {
 		return daemonauth.EnsureTokenRenewalResult{}, fmt.Errorf("signal-with-start %s: %w", workflowID, err)
 	}
+	faultPoint("ensure-renewal:after-signal")
+
+	a.recordStartupExpiry(in)
 
 	activity.GetLogger(ctx).Debug("Token renewal running", "daemon_id", in.DaemonID, "workflow_id", run.GetID(), "run_id", run.GetRunID())
 	return daemonauth.EnsureTokenRenewalResult{WorkflowID: run.GetID(), RunID: run.GetRunID()}, nil
@@ -181,4 +193,134 @@ func toApplicationError(err error) error {
 
 func invalidInput(err error) error {
 	return temporal.NewNonRetryableApplicationError(err.Error(), daemonauth.ErrTypeInvalidInput, nil)
+}
+
+// Metrics records what the activities do, for the worker's Prometheus
+// endpoint. The activities that New returns record nothing; WithMetrics
+// sets a recorder.
+type Metrics interface {
+	// TokenRenewal counts one RenewToken attempt by its outcome, one of
+	// the daemonauth.Outcome* values. OutcomeFailed covers every error
+	// other than a rejected token.
+	TokenRenewal(outcome string)
+	// TokenExpiry records when the daemon's token expires. A nil expiresAt
+	// removes the daemon's expiry, because the token never expires or was
+	// rejected.
+	TokenExpiry(daemonID string, expiresAt *time.Time)
+	// WorkspacesSynced counts one SyncWorkspaces attempt by its outcome
+	// (SyncSynced, SyncRejected or SyncFailed) and the workspace
+	// registrations it added and removed.
+	WorkspacesSynced(outcome string, added, removed int)
+}
+
+// Outcomes of a SyncWorkspaces attempt, as Metrics.WorkspacesSynced
+// receives them.
+const (
+	SyncSynced = "synced"
+	// SyncRejected means the token was unknown, revoked or expired.
+	SyncRejected = "rejected"
+	SyncFailed   = "failed"
+)
+
+// WithMetrics makes a record its activities in m and returns a. It is a
+// function and not a method because the worker registers every exported
+// method of Activities as an activity.
+func WithMetrics(a *Activities, m Metrics) *Activities {
+	a.metrics = m
+	return a
+}
+
+func (a *Activities) recorder() Metrics {
+	if a.metrics == nil {
+		return nopMetrics{}
+	}
+	return a.metrics
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) TokenRenewal(string)               {}
+func (nopMetrics) TokenExpiry(string, *time.Time)    {}
+func (nopMetrics) WorkspacesSynced(string, int, int) {}
+
+// recordRenewal counts a RenewToken result, classified as the workflows
+// classify it, and records the token's expiry.
+func (a *Activities) recordRenewal(ctx context.Context, result daemonauth.RenewTokenResult) {
+	outcome := daemonauth.OutcomeNotDue
+	switch {
+	case result.Idle:
+		outcome = daemonauth.OutcomeIdle
+	case result.Renewed:
+		outcome = daemonauth.OutcomeRenewed
+	case result.NeverExpires:
+		outcome = daemonauth.OutcomeNeverExpires
+	}
+	a.recorder().TokenRenewal(outcome)
+
+	// ExpiresAt is nil for a token that never expires, which removes the
+	// daemon's expiry.
+	if daemonID := daemonOfWorkflow(ctx); daemonID != "" {
+		a.recorder().TokenExpiry(daemonID, result.ExpiresAt)
+	}
+}
+
+// recordRenewalError counts a RenewToken error. A rejected token can no
+// longer be used, so its daemon's expiry is removed.
+func (a *Activities) recordRenewalError(ctx context.Context, err error) {
+	var rejected *TokenRejectedError
+	if !errors.As(err, &rejected) {
+		a.recorder().TokenRenewal(daemonauth.OutcomeFailed)
+		return
+	}
+	a.recorder().TokenRenewal(daemonauth.OutcomeRejected)
+	if daemonID := daemonOfWorkflow(ctx); daemonID != "" {
+		a.recorder().TokenExpiry(daemonID, nil)
+	}
+}
+
+// recordStartupExpiry records the expiry that a start-up's renewal
+// reported. RenewToken has recorded it already when the start-up runs under
+// its usual workflow ID; this covers start-ups under any other ID. A
+// renewal that failed reported no expiry and changes nothing.
+func (a *Activities) recordStartupExpiry(in daemonauth.EnsureTokenRenewalInput) {
+	switch {
+	case in.NeedsRelogin || in.NeverExpires:
+		a.recorder().TokenExpiry(in.DaemonID, nil)
+	case in.ExpiresAt != nil:
+		a.recorder().TokenExpiry(in.DaemonID, in.ExpiresAt)
+	}
+}
+
+func syncErrorOutcome(err error) string {
+	var rejected *TokenRejectedError
+	if errors.As(err, &rejected) {
+		return SyncRejected
+	}
+	return SyncFailed
+}
+
+// daemonOfWorkflow returns the daemon whose DaemonStartup or TokenRenewal
+// runs the activity, read from the workflow ID, because RenewTokenInput
+// carries no daemon ID. The starter and EnsureTokenRenewal build these IDs
+// with daemonauth.StartupWorkflowID and RenewalWorkflowID. It returns ""
+// for a workflow started under another ID.
+func daemonOfWorkflow(ctx context.Context) string {
+	info := activity.GetInfo(ctx)
+	if info.WorkflowType == nil {
+		return ""
+	}
+	var prefix string
+	switch info.WorkflowType.Name {
+	case daemonauth.WorkflowDaemonStartup:
+		prefix = daemonauth.StartupWorkflowID("")
+	case daemonauth.WorkflowTokenRenewal:
+		prefix = daemonauth.RenewalWorkflowID("")
+	default:
+		return ""
+	}
+	daemonID, _ := strings.CutPrefix(info.WorkflowExecution.ID, prefix)
+	if daemonID == info.WorkflowExecution.ID {
+		return ""
+	}
+	return daemonID
 }

@@ -163,6 +163,7 @@ func (s *Store) RenewTokenUnlessIdle(ctx context.Context, tokenID string, by Ext
 		by.WorkflowID, by.RunID, by.ActivityID, idleSeconds,
 	).Scan(&expiresAt, &lastUsedAt)
 	if err == nil {
+		faultPoint("renew-token:after-commit")
 		return daemonauth.RenewTokenResult{Renewed: true, ExpiresAt: &expiresAt, LastUsedAt: lastUsedAt}, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {

@@ -103,10 +103,12 @@ func (s *Store) SyncWorkspaces(ctx context.Context, daemonID, tokenID string) (d
 			Removed:    int(removed.RowsAffected()),
 			SyncedAt:   syncedAt,
 		}
+		faultPoint("sync-workspaces:before-commit")
 		return nil
 	})
 	if err != nil {
 		return daemonauth.SyncWorkspacesResult{}, err
 	}
+	faultPoint("sync-workspaces:after-commit")
 	return result, nil
 }

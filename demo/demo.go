@@ -141,6 +141,9 @@ func startWorker(workerBin, logPath, temporalAddress, databaseURL string) (*work
 		"TEMPORAL_ADDRESS="+temporalAddress,
 		"TEMPORAL_NAMESPACE=default",
 		"DAEMONAUTH_DATABASE_URL="+databaseURL,
+		// Any free port, so a demo never collides with a worker already
+		// serving metrics on the default one.
+		"DAEMONAUTH_METRICS_ADDRESS=127.0.0.1:0",
 	)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile

@@ -36,6 +36,11 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// Every worker binary a test starts would otherwise serve metrics on
+	// the default 127.0.0.1:9464, and two at once would collide. Tests that
+	// scrape metrics set their own address.
+	os.Setenv("DAEMONAUTH_METRICS_ADDRESS", "127.0.0.1:0")
+
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

@@ -26,6 +26,10 @@ func clearEnv(t *testing.T) {
 	} {
 		t.Setenv(name, "")
 	}
+	// A developer's own temporal CLI profile must not leak in either.
+	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "absent.toml"))
+	t.Setenv("TEMPORAL_PROFILE", "")
+	t.Setenv("DAEMONAUTH_METRICS_ADDRESS", "")
 }
 
 func load(t *testing.T, args ...string) (config.Config, error) {

@@ -9,20 +9,42 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"daemonauth/activities"
 	"daemonauth/internal/config"
+	"daemonauth/internal/metrics"
 	"daemonauth/migrations"
 	"daemonauth/workflows"
 )
+
+// Option changes how New and DialTemporal assemble the worker.
+type Option func(*settings)
+
+type settings struct {
+	metrics *metrics.Metrics
+}
+
+// WithMetrics records in m the SDK's metrics of the client that
+// DialTemporal returns and the activities' metrics of the worker that New
+// returns.
+func WithMetrics(m *metrics.Metrics) Option {
+	return func(s *settings) { s.metrics = m }
+}
+
+func apply(options []Option) settings {
+	var s settings
+	for _, option := range options {
+		option(&s)
+	}
+	return s
+}
 
 // New returns a worker on cfg's task queue with every workflow and
 // activity registered. It fails when the schema has pending migrations or
 // the namespace lacks the search attributes, because workflows and
 // activities would then fail on every call.
-func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, temporalClient client.Client) (worker.Worker, error) {
+func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, temporalClient client.Client, options ...Option) (worker.Worker, error) {
 	if err := CheckSearchAttributes(ctx, temporalClient, cfg.Temporal.Namespace); err != nil {
 		return nil, err
 	}
@@ -48,6 +70,9 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, temporalCli
 		MaxIdle:      cfg.Renewal.MaxIdle,
 		CyclesPerRun: cfg.Renewal.CyclesPerRun,
 	})
+	if s := apply(options); s.metrics != nil {
+		activities.WithMetrics(acts, s.metrics)
+	}
 
 	w := worker.New(temporalClient, cfg.Temporal.TaskQueue, worker.Options{})
 	workflows.Register(w)
@@ -66,17 +91,4 @@ func Connect(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("connect to database %s: %s", config.RedactURL(cfg.Database.URL), config.RedactError(err))
 	}
 	return pool, nil
-}
-
-// DialTemporal connects to the Temporal frontend and namespace in cfg.
-func DialTemporal(ctx context.Context, cfg config.Config, logger log.Logger) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  cfg.Temporal.Address,
-		Namespace: cfg.Temporal.Namespace,
-		Logger:    logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %s (temporal.address), namespace %s: %w", cfg.Temporal.Address, cfg.Temporal.Namespace, err)
-	}
-	return c, nil
 }
