@@ -50,6 +50,11 @@ type Temporal struct {
 	Address   string `mapstructure:"address"`
 	Namespace string `mapstructure:"namespace"`
 	TaskQueue string `mapstructure:"task_queue"`
+	// WorkflowCacheSize is how many workflows the worker keeps in memory
+	// between their tasks. A renewal sleeps for days, so caching every one
+	// of a large fleet costs memory for little gain: a workflow that is not
+	// cached replays its short history when it wakes. Zero means 1000.
+	WorkflowCacheSize int `mapstructure:"workflow_cache_size"`
 	// Profile is the temporal CLI's client profile. Its TLS, API key and
 	// gRPC metadata are used as they are. Its address and namespace are
 	// only the defaults of Address and Namespace.
@@ -92,22 +97,23 @@ type Metrics struct {
 
 // Defaults point at a local dev server and a local PostgreSQL.
 var defaults = map[string]any{
-	"temporal.address":       "127.0.0.1:7233",
-	"temporal.namespace":     "default",
-	"temporal.task_queue":    daemonauth.DefaultTaskQueue,
-	"database.url":           "postgres://postgres@127.0.0.1:5432/daemonauth?sslmode=disable",
-	"renewal.extension":      activities.DefaultExtension,
-	"renewal.threshold":      activities.DefaultThreshold,
-	"renewal.interval":       daemonauth.DefaultRenewalInterval,
-	"renewal.min_interval":   daemonauth.DefaultMinInterval,
-	"renewal.jitter":         daemonauth.DefaultJitter,
-	"renewal.max_rejected":   14 * 24 * time.Hour,
-	"renewal.max_idle":       30 * 24 * time.Hour,
-	"renewal.cycles_per_run": daemonauth.DefaultCyclesPerRun,
-	"log.level":              "info",
-	"log.format":             "text",
-	"login_command":          daemonauth.DefaultLoginCommand,
-	"metrics.address":        "127.0.0.1:9464",
+	"temporal.address":             "127.0.0.1:7233",
+	"temporal.namespace":           "default",
+	"temporal.task_queue":          daemonauth.DefaultTaskQueue,
+	"temporal.workflow_cache_size": 1000,
+	"database.url":                 "postgres://postgres@127.0.0.1:5432/daemonauth?sslmode=disable",
+	"renewal.extension":            activities.DefaultExtension,
+	"renewal.threshold":            activities.DefaultThreshold,
+	"renewal.interval":             daemonauth.DefaultRenewalInterval,
+	"renewal.min_interval":         daemonauth.DefaultMinInterval,
+	"renewal.jitter":               daemonauth.DefaultJitter,
+	"renewal.max_rejected":         14 * 24 * time.Hour,
+	"renewal.max_idle":             30 * 24 * time.Hour,
+	"renewal.cycles_per_run":       daemonauth.DefaultCyclesPerRun,
+	"log.level":                    "info",
+	"log.format":                   "text",
+	"login_command":                daemonauth.DefaultLoginCommand,
+	"metrics.address":              "127.0.0.1:9464",
 }
 
 // Environment variables that the temporal CLI also reads.
@@ -218,6 +224,9 @@ func (c Config) Validate() error {
 	}
 	if c.Temporal.TaskQueue == "" {
 		invalid("temporal.task_queue", "is empty")
+	}
+	if c.Temporal.WorkflowCacheSize < 0 {
+		invalid("temporal.workflow_cache_size", "%d must be positive", c.Temporal.WorkflowCacheSize)
 	}
 	if _, err := pgxpool.ParseConfig(c.Database.URL); err != nil {
 		invalid("database.url", "cannot be parsed: %v", RedactError(err))

@@ -74,6 +74,13 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, temporalCli
 		activities.WithMetrics(acts, s.metrics)
 	}
 
+	// The SDK's cache is shared by every worker in the process and can only
+	// be sized before the first worker starts; later calls do nothing.
+	cacheSize := cfg.Temporal.WorkflowCacheSize
+	if cacheSize == 0 {
+		cacheSize = 1000
+	}
+	worker.SetStickyWorkflowCacheSize(cacheSize)
 	w := worker.New(temporalClient, cfg.Temporal.TaskQueue, worker.Options{})
 	workflows.Register(w)
 	w.RegisterActivity(acts)
