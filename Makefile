@@ -59,6 +59,14 @@ workflowcheck: $(WORKFLOWCHECK_STAMP)
 test: tools vet workflowcheck fuzz
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./internal/bench/
+	@# The fault, restart, load, bad-input and secrets suite runs real worker
+	@# binaries, so without -race; -v prints its summary of figures.
+	@echo "$(GO) test -tags reliability -count=1 -v ./reliability/ (full output in reliability.log)"
+	@$(GO) test -tags reliability -count=1 -v -timeout $(TEST_TIMEOUT) ./reliability/ > reliability.log 2>&1; \
+	status=$$?; \
+	grep -E '^(--- |ok |FAIL)' reliability.log; \
+	sed -n '/^Reliability summary/,/^$$/p' reliability.log; \
+	exit $$status
 
 # Re-records every history the replay tests replay, from scratch, on a
 # throwaway dev server and PostgreSQL. Commit the result; see CONTRIBUTING.md.

@@ -116,7 +116,10 @@ func (pg *Postgres) CreateDatabase(ctx context.Context, database, template strin
 
 // Restart stops the server and starts it again on the same port and data.
 func (pg *Postgres) Restart(ctx context.Context) error {
-	return pg.run(ctx, "pg_ctl", "--pgdata", pg.dataDir(), "--mode", "fast", "--wait", "restart")
+	// --log keeps the restarted server from inheriting pg_ctl's output pipe,
+	// which would make run wait for the server to exit.
+	return pg.run(ctx, "pg_ctl", "--pgdata", pg.dataDir(), "--log", filepath.Join(pg.dir, "server.log"),
+		"--mode", "fast", "--wait", "restart")
 }
 
 // Stop stops the server and deletes the cluster.
