@@ -19,8 +19,8 @@ const maxLoginCommandLen = 200
 // UnmarshalJSON decodes strictly: unknown fields and wrong types are kept as
 // a validation error instead of failing the decode. A decode error inside
 // the SDK (v1.51.0) would fail the workflow with the SDK's own error type,
-// not InvalidInput, and with a message that does not name the field; this
-// way Validate reports the problem and the workflow fails once with it.
+// not InvalidInput, and with a message that does not name the field. This
+// way Validate reports the problem, and the workflow fails with it.
 func (in *DaemonStartupInput) UnmarshalJSON(data []byte) error {
 	type plain DaemonStartupInput
 	var decoded plain
