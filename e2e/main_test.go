@@ -89,6 +89,13 @@ type stack struct {
 // real worker on them until the test ends.
 func startStack(t *testing.T) *stack {
 	t.Helper()
+	return startStackWith(t, nil)
+}
+
+// startStackWith is startStack with the renewal settings replaced, when
+// renewal is not nil.
+func startStackWith(t *testing.T, renewal *config.Renewal) *stack {
+	t.Helper()
 	pool, dbURL := testenv.NewDatabase(t)
 	cfg := config.Config{
 		Temporal: config.Temporal{
@@ -109,6 +116,9 @@ func startStack(t *testing.T) *stack {
 		},
 		Log:          config.Log{Level: "debug", Format: "json"},
 		LoginCommand: "multica login",
+	}
+	if renewal != nil {
+		cfg.Renewal = *renewal
 	}
 	require.NoError(t, cfg.Validate(), "test configuration")
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,10 +21,7 @@ import (
 	"daemonauth"
 	"daemonauth/internal/config"
 	"daemonauth/internal/daemonclient"
-	"daemonauth/internal/logging"
 	"daemonauth/internal/seed"
-	"daemonauth/internal/testenv"
-	"daemonauth/internal/workerapp"
 )
 
 // pollTimeout bounds every wait for a renewal to reach a state. Under the
@@ -55,33 +51,7 @@ func shortRenewal() config.Renewal {
 // every TokenRenewal it starts.
 func startRenewalStack(t *testing.T, renewal config.Renewal) *stack {
 	t.Helper()
-	pool, dbURL := testenv.NewDatabase(t)
-	cfg := config.Config{
-		Temporal: config.Temporal{
-			Address:   server.FrontendHostPort(),
-			Namespace: "default",
-			TaskQueue: "e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")),
-		},
-		Database:     config.Database{URL: dbURL},
-		Renewal:      renewal,
-		Log:          config.Log{Level: "debug", Format: "json"},
-		LoginCommand: "multica login",
-	}
-	require.NoError(t, cfg.Validate(), "test configuration")
-
-	logs := &lockedBuffer{}
-	logger := logging.New(logs, "json", slog.LevelDebug)
-	ctx := context.Background()
-	c, err := workerapp.DialTemporal(ctx, cfg, logging.Temporal(logger))
-	require.NoError(t, err, "connect to the dev server")
-	t.Cleanup(c.Close)
-
-	w, err := workerapp.New(ctx, cfg, pool, c)
-	require.NoError(t, err, "create the worker")
-	require.NoError(t, w.Start(), "start the worker")
-	t.Cleanup(w.Stop)
-
-	return &stack{cfg: cfg, pool: pool, dbURL: dbURL, client: c, logs: logs}
+	return startStackWith(t, &renewal)
 }
 
 // pollUntil calls check every 100ms until it returns nil, and fails the
