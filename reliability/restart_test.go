@@ -6,10 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -77,7 +74,7 @@ func TestPostgresRestartDuringStartups(t *testing.T) {
 	// restart falls in the middle of the batch.
 	renewedBeforeRestart := waitForExtensions(t, ctx, pool, 10)
 	restartStarted := time.Now()
-	require.NoError(t, restartPostgres(ctx, pool, postgresDowntime), "restart PostgreSQL")
+	require.NoError(t, pg.Restart(ctx, postgresDowntime), "restart PostgreSQL")
 	restartedAt := time.Now()
 	// The restart broke the pool's connections, so read through a new one.
 	pool.Close()
@@ -146,56 +143,6 @@ func TestPostgresRestartDuringStartups(t *testing.T) {
 // renewal falls into the outage therefore report it failed, and their
 // TokenRenewal must make it up.
 const postgresDowntime = 5 * time.Second
-
-// restartPostgres stops the cluster that pool is connected to with
-// pg_ctl's fast mode, keeps it down for downtime, and starts it again with
-// the options it ran with, as `pg_ctl restart` does. The new server's
-// output goes to a log file in its data folder.
-//
-// NOTE: devenv.Postgres.Restart passes no --log to pg_ctl, so the
-// restarted server inherits pg_ctl's output pipe and Restart never
-// returns; it also has no downtime.
-func restartPostgres(ctx context.Context, pool *pgxpool.Pool, downtime time.Duration) error {
-	var dataDir, binDir string
-	err := pool.QueryRow(ctx, `SELECT current_setting('data_directory'), (SELECT setting FROM pg_config WHERE name = 'BINDIR')`).
-		Scan(&dataDir, &binDir)
-	if err != nil {
-		return fmt.Errorf("read the data and binary folders of the cluster: %w", err)
-	}
-	// postmaster.opts holds the server's command line: its path, then the
-	// quoted options, which pg_ctl restart passes on in the same way.
-	commandLine, err := os.ReadFile(filepath.Join(dataDir, "postmaster.opts"))
-	if err != nil {
-		return fmt.Errorf("read the server's options: %w", err)
-	}
-	_, options, _ := strings.Cut(strings.TrimSpace(string(commandLine)), " ")
-
-	if err := runPgCtl(ctx, binDir, "stop", "--pgdata", dataDir, "--mode", "fast", "--wait"); err != nil {
-		return err
-	}
-	time.Sleep(downtime)
-	return runPgCtl(ctx, binDir, "start", "--pgdata", dataDir, "--log", filepath.Join(dataDir, "restart.log"),
-		"--options", options, "--wait")
-}
-
-// runPgCtl runs pg_ctl with args. As root it runs it as the postgres user,
-// as devenv does, because PostgreSQL refuses to run as root.
-func runPgCtl(ctx context.Context, binDir string, args ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	command := append([]string{filepath.Join(binDir, "pg_ctl")}, args...)
-	if os.Geteuid() == 0 {
-		command = append([]string{"runuser", "-u", "postgres", "--"}, command...)
-	}
-	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
-	// A server that kept the output pipe open would otherwise block the
-	// wait for pg_ctl.
-	cmd.WaitDelay = 5 * time.Second
-	if output, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("pg_ctl %s: %w\n%s", args[0], err, output)
-	}
-	return nil
-}
 
 // openPool connects to databaseURL for the test's own reads and closes the
 // pool when the test ends.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,18 +20,18 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.RunWithPostgres(m))
 }
 
-func newStore(b testing.TB) (*activities.Store, *testenvPool) {
+func newStore(b testing.TB) (*activities.Store, *pgxpool.Pool) {
 	pool, _ := testenv.NewDatabase(b)
 	store, err := activities.NewStore(pool, activities.Policy{Extension: activities.DefaultExtension, Threshold: activities.DefaultThreshold})
 	require.NoError(b, err)
-	return store, &testenvPool{pool}
+	return store, pool
 }
 
 // BenchmarkRenewCAS is row 1's numerator: the RenewToken activity's
 // database work, audit row included, on a token inside the window.
 func BenchmarkRenewCAS(b *testing.B) {
 	store, pool := newStore(b)
-	ids, err := bench.SeedDueTokens(context.Background(), pool.Pool, b.N)
+	ids, err := bench.SeedDueTokens(context.Background(), pool, b.N)
 	require.NoError(b, err)
 	b.ResetTimer()
 	require.NoError(b, bench.RenewCAS(context.Background(), store, ids))
@@ -39,10 +40,10 @@ func BenchmarkRenewCAS(b *testing.B) {
 // BenchmarkBareUpdate is row 1's floor: one UPDATE … RETURNING per token.
 func BenchmarkBareUpdate(b *testing.B) {
 	_, pool := newStore(b)
-	ids, err := bench.SeedDueTokens(context.Background(), pool.Pool, b.N)
+	ids, err := bench.SeedDueTokens(context.Background(), pool, b.N)
 	require.NoError(b, err)
 	b.ResetTimer()
-	require.NoError(b, bench.BareUpdate(context.Background(), pool.Pool, ids))
+	require.NoError(b, bench.BareUpdate(context.Background(), pool, ids))
 }
 
 // BenchmarkContention64 is row 2: 64 writers renew one token at once.
@@ -50,7 +51,7 @@ func BenchmarkContention64(b *testing.B) {
 	store, pool := newStore(b)
 	var winners, losers []time.Duration
 	for range b.N {
-		result, err := bench.Contention(context.Background(), store, pool.Pool, 64)
+		result, err := bench.Contention(context.Background(), store, pool, 64)
 		require.NoError(b, err)
 		require.Equal(b, 1, result.Extensions, "exactly one extension per round")
 		winners = append(winners, result.Winner)

@@ -1,7 +1,6 @@
 // Package bench measures what a renewal and a start-up cost, always as a
-// ratio against a floor measured in the same run on the same machine: the
-// machines this runs on are shared and noisy, so an absolute time alone
-// says little. cmd bench prints the table; the Go benchmarks in this
+// ratio against a floor measured in the same run on the same machine,
+// because the machines this runs on are shared and noisy. cmd bench prints the table; the Go benchmarks in this
 // package run the database parts under `go test -bench`.
 package bench
 

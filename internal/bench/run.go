@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -389,7 +390,8 @@ func measureCycles(ctx context.Context, c client.Client, pool *pgxpool.Pool, opt
 		done := true
 		for _, id := range ids {
 			// A query waits behind the worker's backlog and may time out
-			// while it is long; the next round asks again.
+			// while the backlog is long, so a failed query is sent again in
+			// the next round.
 			status, err := daemonclient.RenewalStatus(ctx, c, id)
 			done = done && err == nil && status.ContinueAsNewCount >= 2
 		}
@@ -459,14 +461,8 @@ func residentMemory() int64 {
 }
 
 func median(values []float64) float64 {
-	sorted := append([]float64(nil), values...)
-	for i := range sorted {
-		for j := i + 1; j < len(sorted); j++ {
-			if sorted[j] < sorted[i] {
-				sorted[i], sorted[j] = sorted[j], sorted[i]
-			}
-		}
-	}
+	sorted := slices.Clone(values)
+	slices.Sort(sorted)
 	return sorted[len(sorted)/2]
 }
 

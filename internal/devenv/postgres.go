@@ -1,7 +1,7 @@
 // Package devenv starts the throwaway services of the demo and the tests:
 // a PostgreSQL cluster from the system's binaries and the temporal CLI's
-// dev server. Both listen on loopback only, and nothing is downloaded: a
-// missing binary is an error that says how to install it.
+// dev server. Both listen on loopback only, and nothing is downloaded. A
+// missing binary is an error that names the command that installs it.
 package devenv
 
 import (
@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -69,14 +70,9 @@ func StartPostgres(ctx context.Context, options PostgresOptions) (*Postgres, err
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	// fsync is off because the cluster is thrown away; a crash of the host
-	// may lose data, which no demo or test needs to survive.
-	serverOptions := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", port, dir)
-	if err := pg.run(ctx, "pg_ctl", "--pgdata", pg.dataDir(), "--log", filepath.Join(dir, "server.log"),
-		"--options", serverOptions, "--wait", "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+	if err := pg.start(ctx); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("%w\nserver log:\n%s", err, log)
+		return nil, err
 	}
 
 	if options.Database != "" && options.Database != "postgres" {
@@ -114,12 +110,32 @@ func (pg *Postgres) CreateDatabase(ctx context.Context, database, template strin
 	return nil
 }
 
-// Restart stops the server and starts it again on the same port and data.
-func (pg *Postgres) Restart(ctx context.Context) error {
-	// --log keeps the restarted server from inheriting pg_ctl's output pipe,
-	// which would make run wait for the server to exit.
-	return pg.run(ctx, "pg_ctl", "--pgdata", pg.dataDir(), "--log", filepath.Join(pg.dir, "server.log"),
-		"--mode", "fast", "--wait", "restart")
+// Restart stops the server, keeps it down for downtime, and starts it
+// again on the same port and data, as a database outage would.
+func (pg *Postgres) Restart(ctx context.Context, downtime time.Duration) error {
+	if err := pg.run(ctx, "pg_ctl", "--pgdata", pg.dataDir(), "--mode", "fast", "--wait", "stop"); err != nil {
+		return err
+	}
+	select {
+	case <-time.After(downtime):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return pg.start(ctx)
+}
+
+// start starts the server. Its output goes to server.log, so the server
+// never holds pg_ctl's output pipe open.
+func (pg *Postgres) start(ctx context.Context) error {
+	// fsync is off because the cluster is thrown away, and a crash of the
+	// host may lose data that no demo or test needs to survive.
+	serverOptions := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", pg.port, pg.dir)
+	logPath := filepath.Join(pg.dir, "server.log")
+	if err := pg.run(ctx, "pg_ctl", "--pgdata", pg.dataDir(), "--log", logPath, "--options", serverOptions, "--wait", "start"); err != nil {
+		log, _ := os.ReadFile(logPath)
+		return fmt.Errorf("%w\nserver log:\n%s", err, log)
+	}
+	return nil
 }
 
 // Stop stops the server and deletes the cluster.

@@ -77,8 +77,8 @@ type TemporalOptions struct {
 }
 
 // StartTemporal starts `temporal server start-dev` from the binary that
-// FindTemporalCLI returns and waits until its frontend answers. It never
-// downloads a server.
+// FindTemporalCLI returns and waits until its frontend accepts requests.
+// It never downloads a server.
 func StartTemporal(ctx context.Context, options TemporalOptions) (*testsuite.DevServer, error) {
 	cli, err := FindTemporalCLI()
 	if err != nil {
