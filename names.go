@@ -38,8 +38,8 @@ const (
 	UpdateRenewNow = "renew-now"
 )
 
-// RenewNowCacheFor is how long a renewal outcome answers renew-now calls
-// without another database call.
+// RenewNowCacheFor is how long a renewal outcome is returned to renew-now
+// calls without another database call.
 const RenewNowCacheFor = time.Minute
 
 // Search attributes of TokenRenewal. They must be registered on the

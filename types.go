@@ -81,8 +81,8 @@ type RenewTokenResult struct {
 	// Renewed is true when this activity extended the token, including a
 	// retry that finds the extension its own earlier attempt committed.
 	Renewed bool `json:"renewed"`
-	// ExpiresAt is the token's expiry after the call, whoever wrote it. It is
-	// nil when the token never expires.
+	// ExpiresAt is the token's expiry after the call, whichever writer set
+	// it. It is nil when the token never expires.
 	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	NeverExpires bool       `json:"never_expires"`
 	// Idle is true when the input set MaxIdle and the token has not been
@@ -132,8 +132,8 @@ type EnsureTokenRenewalInput struct {
 	NeedsRelogin bool   `json:"needs_relogin,omitempty"`
 	Profile      string `json:"profile,omitempty"`
 	LoginCommand string `json:"login_command,omitempty"`
-	// RenewSoon asks the renewal to run after RenewSoonDelay instead of a
-	// full interval, because the start-up could not renew the token.
+	// RenewSoon requests the renewal after RenewSoonDelay instead of a full
+	// interval, because the start-up could not renew the token.
 	RenewSoon bool `json:"renew_soon,omitempty"`
 }
 
@@ -205,7 +205,7 @@ const (
 	RenewSoonDelay = 5 * time.Minute
 )
 
-// RenewalState is what a TokenRenewal knows about its token, carried across
+// RenewalState is a TokenRenewal's record of its token, carried across
 // continue-as-new and returned by the status query.
 type RenewalState struct {
 	Cycles             int        `json:"cycles"`

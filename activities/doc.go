@@ -1,7 +1,7 @@
 // Package activities implements the daemon-auth activities: RenewToken,
 // SyncWorkspaces and EnsureTokenRenewal.
 //
-// The database work lives in Store, which knows nothing about Temporal, so
+// The database work lives in Store, which does not depend on Temporal, so
 // tests and benchmarks can drive it directly. Activities wraps Store, turns
 // its domain errors into Temporal application errors, and is registered
 // once on the worker.

@@ -89,8 +89,8 @@ func NewStore(pool *pgxpool.Pool, policy Policy) (*Store, error) {
 // renewTokenSQL is the compare-and-swap. The candidate CTE locks the row
 // only while the token is still renewable: not revoked, not expired, and
 // expiring within the threshold. Under READ COMMITTED a writer that waited
-// for the lock re-checks that predicate against the row the winner wrote;
-// the winner moved expires_at out of the window, so every later writer
+// for the lock re-checks that predicate against the row the winner wrote.
+// The winner moved expires_at out of the window, so every later writer
 // matches no row. The audit row is written by the same statement, so an
 // extension and its audit row commit together or not at all. Every time
 // comes from the database clock. With an idle limit ($7), a token that has

@@ -163,8 +163,8 @@ func startWorker(workerBin, logPath, temporalAddress, databaseURL string) (*work
 	return worker, nil
 }
 
-// stopWorker asks the worker to shut down and kills it if it has not
-// exited within its own graceful stop time.
+// stopWorker sends the worker SIGTERM and kills it if it has not exited
+// within 15 seconds.
 func stopWorker(worker *workerProcess) {
 	worker.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -229,8 +229,8 @@ func describeWorkspaces(workspaces []daemonauth.Workspace) string {
 	return strings.Join(slugs, ", ")
 }
 
-// rootCause returns the innermost message of a workflow failure, which is
-// the one that says what went wrong.
+// rootCause returns the innermost message of a workflow failure, which
+// describes what went wrong.
 func rootCause(err error) string {
 	for {
 		next := errors.Unwrap(err)

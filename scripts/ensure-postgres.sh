@@ -11,7 +11,7 @@ fi
 if [[ $(id -u) -ne 0 ]]; then
     echo "PostgreSQL server binaries not found. Install them with:" >&2
     echo "  sudo apt-get update && sudo apt-get install -y postgresql" >&2
-    echo "or set PG_BINDIR to the folder that holds initdb and pg_ctl." >&2
+    echo "or set PG_BINDIR to the folder that contains initdb and pg_ctl." >&2
     exit 1
 fi
 

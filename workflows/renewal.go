@@ -40,8 +40,8 @@ const (
 // A rejected token logs the login warning once per cycle and the workflow
 // waits for a switch-token signal. It ends, with the reason in its result,
 // on the stop signal, when the token has stayed rejected for MaxRejected,
-// or when the token has not been used for MaxIdle: renewing a token for a
-// machine that no longer runs would keep a credential alive for nobody.
+// or when the token has not been used for MaxIdle, because renewing a token
+// for a machine that no longer runs keeps an unused credential alive.
 // It continues as new after CyclesPerRun cycles, or sooner when the server
 // suggests it, so its history stays bounded.
 func TokenRenewal(ctx workflow.Context, in daemonauth.TokenRenewalInput) (daemonauth.TokenRenewalResult, error) {
@@ -72,7 +72,7 @@ type renewal struct {
 	// renewing is true while a RenewToken activity is in flight, so the
 	// renew-now update never runs a second one beside it.
 	renewing bool
-	// wake tells the main loop that renew-now changed nextRenewalAt.
+	// wake signals the main loop that renew-now changed nextRenewalAt.
 	wake workflow.Channel
 
 	// searchAttributes is true for runs that keep the search attributes up
@@ -96,8 +96,9 @@ func (r *renewal) run(ctx workflow.Context) (daemonauth.TokenRenewalResult, erro
 	r.searchAttributes = workflow.GetVersion(ctx, changeSearchAttributes, workflow.DefaultVersion, 1) == 1
 	r.upsertSearchAttributes(ctx)
 
-	// The first cycle waits: whoever started this workflow (a start-up) has
-	// just renewed the token, unless it asked for a renewal soon.
+	// The first cycle waits, because the start-up that started this
+	// workflow has just renewed the token, unless it requested a renewal
+	// soon.
 	r.scheduleNext(ctx)
 	if r.input.RenewSoon {
 		r.renewSoon(ctx)
@@ -157,7 +158,8 @@ func (r *renewal) waitForRenewal(ctx workflow.Context, switchTokens, stops workf
 	selector.Select(ctx)
 
 	if timerErr != nil {
-		// The timer fails only when the workflow itself is cancelled.
+		// The timer context is cancelled only after Select returns, so a
+		// failed timer here means the workflow itself was cancelled.
 		return false, timerErr
 	}
 	return renewNow, nil

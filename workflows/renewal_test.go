@@ -77,7 +77,7 @@ func TestTokenRenewalRejectedTokenWarnsEachCycle(t *testing.T) {
 	var a *activities.Activities
 	env.RegisterActivity(a)
 
-	// Rejection is final, so the workflow asks the database only once.
+	// Rejection is final, so the workflow queries the database only once.
 	env.OnActivity(a.RenewToken, mock.Anything, daemonauth.RenewTokenInput{TokenID: testTokenID}).
 		Return(daemonauth.RenewTokenResult{}, rejectedError(daemonauth.RejectExpired)).Once()
 	env.OnActivity(a.RenewToken, mock.Anything, daemonauth.RenewTokenInput{TokenID: newTokenID}).

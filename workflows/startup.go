@@ -13,8 +13,8 @@ import (
 )
 
 // Activity options of a start-up. The daemon is waiting, so the renewal
-// gets a short, bounded retry: a renewal that still fails is picked up by
-// TokenRenewal later, while a daemon that never starts helps nobody.
+// gets a short, bounded retry. A renewal that still fails is retried by
+// TokenRenewal later, and the daemon starts in the meantime.
 var (
 	startupRenewOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: 15 * time.Second,
@@ -51,8 +51,8 @@ var (
 // The renewal comes first, always. A daemon whose token was revoked or has
 // expired would otherwise fail the sync with a bare authorisation error and
 // never learn that it must log in again. A rejected token therefore logs a
-// warning with the login command and sets NeedsRelogin; the sync still
-// runs, and if it rejects the token too the workflow fails with the same
+// warning with the login command and sets NeedsRelogin. The sync still
+// runs, and if it rejects the token too, the workflow fails with the same
 // hint. Any other renewal failure does not block start-up.
 func DaemonStartup(ctx workflow.Context, in daemonauth.DaemonStartupInput) (daemonauth.DaemonStartupResult, error) {
 	if err := in.Validate(); err != nil {

@@ -17,8 +17,8 @@ import (
 
 // StartDaemon runs DaemonStartup for the daemon and waits for its result.
 //
-// A start-up whose token was rejected fails with a TokenRejected error;
-// its details carry the partial result, which is returned together with
+// A start-up whose token was rejected fails with a TokenRejected error.
+// Its details carry the partial result, which is returned together with
 // the error so the caller can show needs_relogin and the login hint.
 //
 // The workflow ID is fixed per daemon. A second call while a start-up of

@@ -23,8 +23,8 @@ type scenario struct {
 	run  func(ctx context.Context, r *Recorder) error
 }
 
-// scenarios lists every recorded path. The file names say which workflow
-// and which path each history covers.
+// scenarios lists every recorded path. Each file name names the workflow
+// and the path its history covers.
 var scenarios = []scenario{
 	{"DaemonStartup: token renewed", func(ctx context.Context, r *Recorder) error {
 		return r.recordStartup(ctx, "daemon-startup-renewed", "renewed", seed.TokenSpec{ExpiresIn: seed.Days(3)}, "", daemonauth.OutcomeRenewed)
@@ -301,7 +301,7 @@ func recordRenewalRejected(ctx context.Context, r *Recorder) error {
 }
 
 // recordRenewNow sends two renew-now updates to a renewal whose token is
-// due: the first renews, the second is answered from the first's outcome.
+// due. The first renews, and the second returns the first's cached outcome.
 func recordRenewNow(ctx context.Context, r *Recorder) error {
 	token, err := r.issueToken(ctx, seed.TokenSpec{ExpiresIn: seed.Days(60)})
 	if err != nil {

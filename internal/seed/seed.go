@@ -22,8 +22,8 @@ const (
 	storedPrefixLen = len(TokenPrefix) + 8
 )
 
-// Token is a newly issued token. Raw is the secret: it is shown once to
-// whoever issued it and never stored or logged.
+// Token is a newly issued token. Raw is the secret, shown once to the
+// issuer and never stored or logged.
 type Token struct {
 	ID     string `json:"token_id"`
 	Raw    string `json:"token"`

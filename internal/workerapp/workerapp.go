@@ -87,7 +87,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, temporalCli
 	return w, nil
 }
 
-// Connect opens the PostgreSQL pool and checks that the server answers.
+// Connect opens the PostgreSQL pool and pings the server.
 func Connect(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.New(ctx, cfg.Database.URL)
 	if err != nil {
